@@ -1,0 +1,1 @@
+"""classify layer of cctv-monitor."""

@@ -1,0 +1,153 @@
+"""The slow path: hands the few meaningful packets of a flow to the right dissector.
+
+Only head packets (the first few of each flow) and packets on the DNS and discovery
+ports arrive here. What a dissector finds becomes an :class:`Observation` on the
+flow, a name in the :class:`NameCache`, or a fact about a device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from monitor.classify.catalog import VendorCatalog
+from monitor.classify.names import NameCache
+from monitor.decode import dns, http, natpmp, quic, tls, upnp
+from monitor.decode.discovery import DiscoveryInfo, dissect_discovery
+from monitor.flow.state import FlowState, Observation
+from monitor.model import IPPROTO_TCP, IPPROTO_UDP
+
+DNS_PORTS = frozenset({53, 5353, 5355})
+DISCOVERY_PORTS = frozenset({37020, 37810, 5050, 3702, 34569, 5353, 1900})
+SLOW_PATH_PORTS = (53, 5353, 5355, 1900, 3702, 37020, 37810, 5050, 5351, 34569, 67, 68)
+TLS_BUFFER_LIMIT = 16384
+
+
+@dataclass(slots=True)
+class Inspector:
+    """Dispatches head packets to dissectors and records what they learned."""
+
+    catalog: VendorCatalog
+    names: NameCache
+    discoveries: list[tuple[float, str, DiscoveryInfo]] = field(default_factory=list)
+    name_log: list[tuple[str, str, str]] = field(default_factory=list)
+    keep_name_log: bool = False
+    errors: int = 0
+
+    def inspect(
+        self, flow: FlowState, payload: bytes, ts: float, from_orig: bool, sport: int, dport: int
+    ) -> None:
+        """Dissect one packet's transport payload in the context of its flow."""
+        if not payload:
+            return
+        src = flow.orig_addr if from_orig else flow.resp_addr
+        if sport in DNS_PORTS or dport in DNS_PORTS:
+            self._dns(flow, payload, ts)
+        if flow.proto == IPPROTO_UDP:
+            self._udp(flow, payload, ts, from_orig, src, sport, dport)
+        elif flow.proto == IPPROTO_TCP:
+            self._tcp(flow, payload, ts, from_orig)
+
+    def _udp(
+        self,
+        flow: FlowState,
+        payload: bytes,
+        ts: float,
+        from_orig: bool,
+        src: str,
+        sport: int,
+        dport: int,
+    ) -> None:
+        for port in (dport, sport):
+            if port in DISCOVERY_PORTS:
+                info = dissect_discovery(port, payload)
+                if info is not None:
+                    self.discoveries.append((ts, src, info))
+                    flow.observations.append(Observation(ts, "discovery", info.protocol))
+                break
+        if dport == 1900 or sport == 1900:
+            msg = upnp.parse_ssdp(payload)
+            if msg is not None and upnp.is_igd_search(msg):
+                flow.observations.append(Observation(ts, "igd_search", msg.st or msg.nt or ""))
+        if from_orig and dport == 5351:
+            mapping = natpmp.parse_natpmp_or_pcp(payload)
+            if mapping is not None:
+                flow.observations.append(
+                    Observation(ts, "upnp_mapping", "NAT-PMP/PCP", str(mapping))
+                )
+        if from_orig and payload[0] & 0xC0 == 0xC0 and len(payload) >= 1200:
+            sni = quic.quic_initial_sni(payload)
+            if sni:
+                self._name(flow, ts, "quic_sni", sni)
+        if from_orig:
+            self._signature(flow, payload, ts)
+
+    def _tcp(self, flow: FlowState, payload: bytes, ts: float, from_orig: bool) -> None:
+        if flow.resp_port == 53 or flow.orig_port == 53:
+            for msg in dns.parse_dns_tcp(payload):
+                self._dns_message(flow, msg, ts)
+        if not from_orig:
+            resp = http.parse_http_response(payload)
+            if resp is not None and resp.server:
+                flow.observations.append(Observation(ts, "server_banner", resp.server))
+            return
+        if flow.tls_buffer or tls.is_tls_record_start(payload):
+            self._tls(flow, payload, ts)
+            return
+        req = http.parse_http_request(payload)
+        if req is not None:
+            if req.host:
+                self._name(flow, ts, "http_host", req.host)
+            mapping = upnp.parse_port_mapping_request(req)
+            if mapping is not None:
+                flow.observations.append(
+                    Observation(ts, "upnp_mapping", "AddPortMapping", str(mapping))
+                )
+            return
+        self._signature(flow, payload, ts)
+
+    def _tls(self, flow: FlowState, payload: bytes, ts: float) -> None:
+        stream = (flow.tls_buffer + payload)[:TLS_BUFFER_LIMIT]
+        sni = tls.client_hello_sni(stream)
+        if sni:
+            self._name(flow, ts, "sni", sni)
+            flow.tls_buffer = b""
+        elif tls.client_hello_incomplete(stream) and len(stream) < TLS_BUFFER_LIMIT:
+            flow.tls_buffer = stream
+        else:
+            flow.tls_buffer = b""
+            flow.observations.append(Observation(ts, "tls_no_sni", ""))
+
+    def _signature(self, flow: FlowState, payload: bytes, ts: float) -> None:
+        proto = "udp" if flow.proto == IPPROTO_UDP else "tcp"
+        endpoint = self.catalog.match_signature(proto, flow.resp_port, payload)
+        if endpoint is not None:
+            flow.observations.append(Observation(ts, "signature", endpoint.name, endpoint.vendor))
+
+    def _name(self, flow: FlowState, ts: float, what: str, name: str) -> None:
+        flow.observations.append(Observation(ts, what, name))
+        if self.keep_name_log:
+            self.name_log.append((what, name, flow.uid))
+
+    def _dns(self, flow: FlowState, payload: bytes, ts: float) -> None:
+        if flow.proto != IPPROTO_UDP:
+            return
+        msg = dns.parse_dns(payload)
+        if msg is None:
+            self.errors += 1
+            return
+        self._dns_message(flow, msg, ts)
+
+    def _dns_message(self, flow: FlowState, msg: dns.DnsMessage, ts: float) -> None:
+        if not msg.is_response:
+            for q in msg.questions:
+                flow.observations.append(Observation(ts, "dns_query", q.name, str(q.qtype)))
+                if self.keep_name_log:
+                    self.name_log.append(("dns_query", q.name, flow.uid))
+            return
+        flow.observations.append(Observation(ts, "dns_response", str(msg.rcode)))
+        query = msg.questions[0].name if msg.questions else ""
+        for a in msg.answers:
+            if self.keep_name_log:
+                self.name_log.append(("dns_answer", a.name, a.value))
+            if a.rtype in (1, 28):
+                self.names.learn(a.value, a.name, query or a.name, a.ttl, ts)

@@ -1,0 +1,122 @@
+"""Command line: parse arguments, build the objects, run a subcommand (the composition root)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from monitor import __version__
+from monitor.classify.catalog import load_catalog, render_catalog, render_catalog_json
+from monitor.config import Policy, default_policy, describe_policy, load_policy
+from monitor.flow.table import FlowSettings
+from monitor.model import ConfigError, MonitorError
+from monitor.pipeline import PipelineSettings
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
+log = logging.getLogger("monitor")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit with the contract's status 2 (as argparse does)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    p = _Parser(prog="cctv-monitor", description="Passive verdicts on a 'closed' CCTV network.")
+    p.add_argument("--version", action="version", version=f"cctv-monitor {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("replay", help="audit capture files (pcap, pcapng, .gz)")
+    r.add_argument("pcaps", nargs="+", metavar="PCAP")
+    r.add_argument("--config", metavar="SITE.yaml", help="site policy (default: built-in)")
+    r.add_argument("--json", action="store_true", help="print the JSON report on stdout")
+    r.add_argument("--report", metavar="FILE", help="write a report (.json, .md, .html)")
+    r.add_argument("--flows", metavar="FILE", help="write every flow (.csv, .parquet)")
+    r.add_argument("--evidence", metavar="FILE", help="pcap of the packets of flagged flows")
+    r.add_argument("--metrics-out", metavar="FILE", help="OpenMetrics with capture timestamps")
+    r.add_argument(
+        "--metrics-interval",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="packet-time spacing of --metrics-out samples (default 60)",
+    )
+    _flow_options(r)
+    r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    live = sub.add_parser("live", help="passive sensor on a mirror/SPAN port")
+    live.add_argument("--interface", "-i", required=True)
+    live.add_argument("--config", metavar="SITE.yaml")
+    live.add_argument("--listen", default="127.0.0.1:9108", metavar="ADDR:PORT")
+    live.add_argument("--alerts", metavar="FILE")
+    live.add_argument("--evidence-dir", metavar="DIR")
+    live.add_argument("--bpf", metavar="EXPR")
+    live.add_argument("--workers", type=int, default=1)
+    _flow_options(live)
+
+    c = sub.add_parser("check-config", help="validate a site policy and print it")
+    c.add_argument("config", metavar="SITE.yaml")
+    cat = sub.add_parser("catalog", help="print the vendor endpoint catalog")
+    cat.add_argument("--json", action="store_true", help="machine-readable output")
+    return p
+
+
+def _flow_options(p: argparse.ArgumentParser) -> None:
+    d = FlowSettings()
+    p.add_argument("--idle-timeout", type=float, default=d.idle_timeout, metavar="SECONDS")
+    p.add_argument("--active-timeout", type=float, default=d.active_timeout, metavar="SECONDS")
+    p.add_argument("--max-flows", type=int, default=d.max_flows, metavar="N")
+
+
+def _settings(args: argparse.Namespace, snapshot_seconds: float | None) -> PipelineSettings:
+    flows = FlowSettings(
+        idle_timeout=args.idle_timeout, active_timeout=args.active_timeout, max_flows=args.max_flows
+    )
+    return PipelineSettings(flows=flows, snapshot_seconds=snapshot_seconds)
+
+
+def _policy(path: str | None) -> Policy:
+    return load_policy(path) if path else default_policy()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cctv-monitor`` console script."""
+    args = build_parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(
+        level=level, format="cctv-monitor: %(levelname)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        if args.command == "replay":
+            from monitor.commands.replay_cmd import replay_command
+
+            return replay_command(
+                args,
+                _policy(args.config),
+                _settings(args, args.metrics_interval if args.metrics_out else None),
+            )
+        if args.command == "live":
+            from monitor.commands.live_cmd import live_command
+
+            return live_command(args, _policy(args.config), _settings(args, None))
+        if args.command == "check-config":
+            print(describe_policy(load_policy(args.config)))
+            return EXIT_CLEAN
+        if args.command == "catalog":
+            catalog = load_catalog()
+            if args.json:
+                print(json.dumps(render_catalog_json(catalog), indent=2))
+            else:
+                print(render_catalog(catalog))
+            return EXIT_CLEAN
+    except ConfigError as exc:
+        print(f"cctv-monitor: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (MonitorError, ValueError, OSError) as exc:
+        print(f"cctv-monitor: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_USAGE

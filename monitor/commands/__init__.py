@@ -1,0 +1,1 @@
+"""Subcommand implementations behind the command line."""

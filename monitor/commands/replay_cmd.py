@@ -1,0 +1,59 @@
+"""`cctv-monitor replay`: run the audit, write what was asked for, pick the exit status."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from monitor.classify.catalog import load_catalog
+from monitor.config import Policy
+from monitor.pipeline import PipelineSettings
+from monitor.replay import run_replay, write_evidence
+from monitor.report import write_report
+from monitor.report.flows_table import write_flows
+from monitor.report.json_report import write_json
+from monitor.report.markdown import render_markdown
+from monitor.report.openmetrics import write_openmetrics
+
+log = logging.getLogger(__name__)
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 3
+
+
+def _progress(packets: int, nbytes: int, seconds: float) -> None:
+    rate = packets / seconds if seconds > 0 else 0.0
+    sys.stderr.write(
+        f"\r  {packets:>12,} packets  {nbytes / 1e6:>10,.1f} MB  {rate:>12,.0f} packets/s  "
+    )
+    sys.stderr.flush()
+
+
+def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineSettings) -> int:
+    """Audit ``args.pcaps`` under ``policy``; return the contract's exit status."""
+    catalog = load_catalog()
+    show_progress = sys.stderr.isatty() and not args.no_progress
+    run = run_replay(args.pcaps, policy, catalog, settings, _progress if show_progress else None)
+    if show_progress:
+        sys.stderr.write("\n")
+    result = run.result
+    for summary in result.inputs:
+        for error in summary.errors:
+            log.warning("%s", error)
+    if args.json:
+        write_json(result, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_markdown(result))
+    if args.report:
+        write_report(result, args.report)
+    if args.flows:
+        write_flows(result.flows, args.flows)
+    if args.evidence:
+        written = write_evidence(run, args.pcaps, args.evidence)
+        log.info("evidence: %d packets written to %s", written, args.evidence)
+    if args.metrics_out:
+        with open(args.metrics_out, "w", encoding="utf-8") as fp:
+            write_openmetrics(result.snapshots, policy.site, fp)  # type: ignore[arg-type]
+    if not result.readable:
+        return EXIT_UNREADABLE
+    return EXIT_FINDINGS if result.findings else EXIT_CLEAN

@@ -1,0 +1,1 @@
+"""decode layer of cctv-monitor."""

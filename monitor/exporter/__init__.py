@@ -1,0 +1,1 @@
+"""exporter layer of cctv-monitor."""

@@ -1,0 +1,1 @@
+"""flow layer of cctv-monitor."""

@@ -1,0 +1,58 @@
+"""Direction-agnostic flow keys, computed for a whole batch at once.
+
+A flow is keyed by its two endpoints in canonical order (the lower (address, port)
+first) plus the IP protocol; the VLAN tag is deliberately not part of the key, since
+mirror ports often see one direction tagged and the other not.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.decode.frames import V4_TAG, DecodedBatch
+
+U64 = npt.NDArray[np.uint64]
+Bool = npt.NDArray[np.bool_]
+
+_M1 = np.uint64(0xFF51AFD7ED558CCD)
+_M2 = np.uint64(0xC4CEB9FE1A85EC53)
+
+
+def _mix(x: U64) -> U64:
+    """The murmur3 finaliser: a fast, well-spread 64-bit mix."""
+    x = x ^ (x >> np.uint64(33))
+    x = x * _M1
+    x = x ^ (x >> np.uint64(33))
+    x = x * _M2
+    return x ^ (x >> np.uint64(33))
+
+
+def flow_keys(d: DecodedBatch) -> tuple[U64, Bool]:
+    """Per frame: the 64-bit flow key, and whether the sender is the canonical "low" side."""
+    sport = d.sport.astype(np.uint64)
+    dport = d.dport.astype(np.uint64)
+    src_low = (d.src_key < d.dst_key) | ((d.src_key == d.dst_key) & (sport <= dport))
+    lo_addr = np.where(src_low, d.src_key, d.dst_key)
+    hi_addr = np.where(src_low, d.dst_key, d.src_key)
+    ports = np.where(src_low, (sport << np.uint64(16)) | dport, (dport << np.uint64(16)) | sport)
+    with np.errstate(over="ignore"):
+        key = _mix(lo_addr ^ _mix(hi_addr + np.uint64(0x9E3779B97F4A7C15)))
+        key = _mix(key ^ (ports << np.uint64(8)) ^ d.proto.astype(np.uint64))
+    return key, src_low
+
+
+def address_text(frame: bytes, l3: int, version: int, source: bool) -> str:
+    """The source (or destination) address of one frame's IP header, as text."""
+    if version == 4:
+        at = l3 + (12 if source else 16)
+        return str(ipaddress.IPv4Address(frame[at : at + 4]))
+    at = l3 + (8 if source else 24)
+    return str(ipaddress.IPv6Address(frame[at : at + 16]))
+
+
+def is_v4_key(key: int) -> bool:
+    """True when an address key holds an exact IPv4 address."""
+    return (key >> 40) == (int(V4_TAG) >> 40)

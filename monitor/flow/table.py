@@ -1,0 +1,294 @@
+"""The flow table: per-batch aggregation into bidirectional flows, timeouts on packet time.
+
+Packets of a batch are grouped by flow key with numpy; Python runs once per flow per
+batch, not once per packet. The table also picks the "head" packets (the first few of
+each flow) that go on to the dissectors.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.decode.frames import DecodedBatch
+from monitor.flow.key import address_text, flow_keys
+from monitor.flow.state import TCP_ACK, TCP_SYN, FlowState
+from monitor.model import IPPROTO_TCP, EndReason
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSettings:
+    """Timeouts (seconds of packet time) and bounds of the flow table."""
+
+    idle_timeout: float = 120.0
+    tcp_closed_timeout: float = 10.0
+    active_timeout: float = 1800.0
+    max_flows: int = 250_000
+    head_packets: int = 12
+
+
+@dataclass(slots=True)
+class Touch:
+    """What one batch changed in one flow: per-direction deltas, and whether it is new."""
+
+    flow: FlowState
+    orig_pkts: int
+    orig_bytes: int
+    resp_pkts: int
+    resp_bytes: int
+    new: bool
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """The flows a batch touched, flows it ended early, and which frames to dissect.
+
+    ``frame_group[i]`` indexes ``group_flow`` for IP frame ``i`` (-1 for other frames).
+    """
+
+    touches: list[Touch]
+    ended: list[tuple[FlowState, EndReason]]
+    group_flow: list[FlowState]
+    frame_group: I64
+    head_mask: npt.NDArray[np.bool_]
+
+    def flow_of(self, i: int) -> FlowState | None:
+        """The flow frame ``i`` belongs to, if it is an IP frame."""
+        g = int(self.frame_group[i])
+        return self.group_flow[g] if g >= 0 else None
+
+
+def _port_score(port: int) -> int:
+    """How "ephemeral" a port looks: 0 well-known, 1 registered, 2 dynamic."""
+    return 0 if port < 1024 else (1 if port < 32768 else 2)
+
+
+@dataclass(slots=True)
+class _Groups:
+    """Per-flow aggregates of one batch (arrays indexed by group)."""
+
+    keys: list[int]
+    rep: list[int]
+    low_pkts: list[int]
+    high_pkts: list[int]
+    low_bytes: list[int]
+    high_bytes: list[int]
+    first_ts: list[float]
+    last_ts: list[float]
+    low_flags: list[int]
+    high_flags: list[int]
+    low_syn: list[bool]
+    high_syn: list[bool]
+    low_synack: list[bool]
+    starts: I64
+    counts: I64
+    order: I64
+    frames: I64
+    inverse: I64
+
+
+def _group(d: DecodedBatch) -> _Groups:
+    """Group the IP frames of a batch by flow key (the batch must hold at least one)."""
+    keys, src_low = flow_keys(d)
+    frames = np.flatnonzero(d.ip)
+    uniq, inverse, counts = np.unique(keys[frames], return_inverse=True, return_counts=True)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.zeros(len(uniq), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    sel = frames[order]
+    low = src_low[sel].astype(np.int64)
+    high = 1 - low
+    wl = d.wirelen[sel]
+    fl = d.tcp_flags[sel]
+    syn_only = ((fl & (TCP_SYN | TCP_ACK)) == TCP_SYN).astype(np.int64)
+    synack = ((fl & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)).astype(np.int64)
+    ts = d.batch.ts[sel]
+    add = np.add.reduceat
+    low_pkts = add(low, starts)
+    low_bytes = add(wl * low, starts)
+    return _Groups(
+        keys=uniq.tolist(),
+        rep=sel[starts].tolist(),
+        low_pkts=low_pkts.tolist(),
+        high_pkts=(counts - low_pkts).tolist(),
+        low_bytes=low_bytes.tolist(),
+        high_bytes=(add(wl, starts) - low_bytes).tolist(),
+        first_ts=np.minimum.reduceat(ts, starts).tolist(),
+        last_ts=np.maximum.reduceat(ts, starts).tolist(),
+        low_flags=np.bitwise_or.reduceat(fl * low, starts).tolist(),
+        high_flags=np.bitwise_or.reduceat(fl * high, starts).tolist(),
+        low_syn=(add(syn_only * low, starts) > 0).tolist(),
+        high_syn=(add(syn_only * high, starts) > 0).tolist(),
+        low_synack=(add(synack * low, starts) > 0).tolist(),
+        starts=starts,
+        counts=counts,
+        order=order,
+        frames=frames,
+        inverse=inverse,
+    )
+
+
+@dataclass(slots=True)
+class FlowTable:
+    """All live flows, keyed by 64-bit flow key."""
+
+    settings: FlowSettings = field(default_factory=FlowSettings)
+    flows: dict[int, FlowState] = field(default_factory=dict)
+    evictions: int = 0
+    created: int = 0
+    collisions: int = 0
+    _uid_seq: int = 0
+
+    def ingest(self, d: DecodedBatch) -> BatchResult:
+        """Account every IP frame of ``d`` to its flow; pick the head frames to dissect."""
+        n = len(d.batch)
+        head_mask = np.zeros(n, dtype=np.bool_)
+        frame_group = np.full(n, -1, dtype=np.int64)
+        touches: list[Touch] = []
+        ended: list[tuple[FlowState, EndReason]] = []
+        group_flow: list[FlowState] = []
+        if not d.ip.any():
+            return BatchResult(touches, ended, group_flow, frame_group, head_mask)
+        g = _group(d)
+        frame_group[g.frames] = g.inverse
+        limit = self.settings.head_packets
+        for i, key in enumerate(g.keys):
+            flow, new = self._flow_for(key, i, g, d, ended)
+            group_flow.append(flow)
+            if flow.orig_is_low:
+                t = Touch(flow, g.low_pkts[i], g.low_bytes[i], g.high_pkts[i], g.high_bytes[i], new)
+                flow.orig_flags |= g.low_flags[i]
+                flow.resp_flags |= g.high_flags[i]
+            else:
+                t = Touch(flow, g.high_pkts[i], g.high_bytes[i], g.low_pkts[i], g.low_bytes[i], new)
+                flow.orig_flags |= g.high_flags[i]
+                flow.resp_flags |= g.low_flags[i]
+            flow.orig_pkts += t.orig_pkts
+            flow.orig_bytes += t.orig_bytes
+            flow.resp_pkts += t.resp_pkts
+            flow.resp_bytes += t.resp_bytes
+            flow.last_ts = max(flow.last_ts, g.last_ts[i])
+            touches.append(t)
+            budget = limit - flow.head_seen
+            if budget > 0:
+                take = min(budget, int(g.counts[i]))
+                start = int(g.starts[i])
+                head_mask[g.frames[g.order[start : start + take]]] = True
+                flow.head_seen += take
+        return BatchResult(touches, ended, group_flow, frame_group, head_mask)
+
+    def _flow_for(
+        self,
+        key: int,
+        i: int,
+        g: _Groups,
+        d: DecodedBatch,
+        ended: list[tuple[FlowState, EndReason]],
+    ) -> tuple[FlowState, bool]:
+        """The live flow for group ``i``, starting a new one when the old one is over."""
+        flow = self.flows.get(key)
+        if flow is not None:
+            gap = g.first_ts[i] - flow.last_ts
+            restart = gap > self.settings.idle_timeout or (
+                flow.closed and (g.low_syn[i] or g.high_syn[i]) and gap > 0
+            )
+            if not restart:
+                return flow, False
+            del self.flows[key]
+            ended.append((flow, EndReason.IDLE_TIMEOUT if not flow.closed else EndReason.TCP_CLOSE))
+        if len(self.flows) >= self.settings.max_flows:
+            ended.extend((f, EndReason.EVICTED) for f in self._evict())
+        flow = self._new_flow(key, i, g, d)
+        self.flows[key] = flow
+        return flow, True
+
+    def _new_flow(self, key: int, i: int, g: _Groups, d: DecodedBatch) -> FlowState:
+        rep = g.rep[i]
+        frame = d.batch.frame(rep)
+        base = int(d.batch.offset[rep])
+        l3 = int(d.l3[rep]) - base
+        version = int(d.version[rep])
+        src = address_text(frame, l3, version, source=True)
+        dst = address_text(frame, l3, version, source=False)
+        sport, dport = int(d.sport[rep]), int(d.dport[rep])
+        rep_low = bool(flow_keys_low(d, rep))
+        sender_is_orig = self._sender_is_orig(i, g, rep_low, sport, dport, int(d.proto[rep]))
+        self._uid_seq += 1
+        self.created += 1
+        if sender_is_orig:
+            o, op, r, rp, orig_low = src, sport, dst, dport, rep_low
+        else:
+            o, op, r, rp, orig_low = dst, dport, src, sport, not rep_low
+        return FlowState(
+            key=key,
+            uid=f"F{self._uid_seq:08d}",
+            proto=int(d.proto[rep]),
+            orig_addr=o,
+            orig_port=op,
+            resp_addr=r,
+            resp_port=rp,
+            orig_is_low=orig_low,
+            first_ts=g.first_ts[i],
+            last_ts=g.first_ts[i],
+        )
+
+    @staticmethod
+    def _sender_is_orig(
+        i: int, g: _Groups, rep_low: bool, sport: int, dport: int, proto: int
+    ) -> bool:
+        """Initiator rule: the SYN sender; else the side with the ephemeral port; else the
+        first sender."""
+        if proto == IPPROTO_TCP:
+            if g.low_syn[i] != g.high_syn[i]:
+                return g.low_syn[i] == rep_low
+            if g.low_synack[i]:
+                return not rep_low
+        s, t = _port_score(sport), _port_score(dport)
+        if s != t:
+            return s > t
+        return True
+
+    def _evict(self) -> list[FlowState]:
+        """Drop the least recently active 1% of flows to make room."""
+        count = max(1, len(self.flows) // 100)
+        victims = heapq.nsmallest(count, self.flows.values(), key=lambda f: f.last_ts)
+        for f in victims:
+            del self.flows[f.key]
+        self.evictions += len(victims)
+        return victims
+
+    def expire(self, now: float) -> Iterator[tuple[FlowState, EndReason]]:
+        """Flows that ended by packet time ``now``: idle, closed, or past the active timeout.
+
+        Active-timeout flows stay in the table; they are yielded so an interim record can
+        be written, and their segment restarts.
+        """
+        s = self.settings
+        for key, f in list(self.flows.items()):
+            idle = now - f.last_ts
+            if f.closed and idle > s.tcp_closed_timeout:
+                del self.flows[key]
+                yield f, EndReason.TCP_CLOSE
+            elif idle > s.idle_timeout:
+                del self.flows[key]
+                yield f, EndReason.IDLE_TIMEOUT
+            elif now - (f.segment_start[0] if f.segment_start else f.first_ts) > s.active_timeout:
+                yield f, EndReason.ACTIVE_TIMEOUT
+                f.segment_start = (now, f.orig_pkts, f.orig_bytes, f.resp_pkts, f.resp_bytes)
+
+    def drain(self) -> Iterator[FlowState]:
+        """Every flow still live (end of input); the table is empty afterwards."""
+        flows, self.flows = self.flows, {}
+        yield from flows.values()
+
+
+def flow_keys_low(d: DecodedBatch, i: int) -> bool:
+    """Whether frame ``i``'s sender is the canonical low endpoint."""
+    s, t = int(d.src_key[i]), int(d.dst_key[i])
+    return s < t or (s == t and int(d.sport[i]) <= int(d.dport[i]))

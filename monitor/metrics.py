@@ -1,0 +1,122 @@
+"""The metric catalog: every exported name, type, help text and label set, in one place.
+
+Both the live exporter (prometheus_client) and ``replay --metrics-out`` (OpenMetrics
+text) render from this table, so a name can only change here (CONTRACT.md §5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """Name (with its ``_total`` suffix for counters), type, help and label names."""
+
+    name: str
+    kind: str  # "counter" | "gauge"
+    help: str
+    labels: tuple[str, ...]
+
+
+PACKETS = MetricSpec(
+    "cctv_packets_total",
+    "counter",
+    "Packets seen, by device, vendor and flow verdict.",
+    ("site", "device", "vendor", "verdict"),
+)
+BYTES = MetricSpec(
+    "cctv_bytes_total",
+    "counter",
+    "On-the-wire bytes, by device, vendor, flow verdict and direction (out = sent by the device).",
+    ("site", "device", "vendor", "verdict", "direction"),
+)
+FLOWS = MetricSpec(
+    "cctv_flows_total",
+    "counter",
+    "Flows started, by device, vendor and verdict.",
+    ("site", "device", "vendor", "verdict"),
+)
+FINDINGS = MetricSpec(
+    "cctv_findings_total",
+    "counter",
+    "Findings raised, by device, vendor and kind.",
+    ("site", "device", "vendor", "kind"),
+)
+ENDPOINT_CONTACTS = MetricSpec(
+    "cctv_vendor_endpoint_contacts_total",
+    "counter",
+    "Flows or lookups attributed to a catalogued vendor endpoint.",
+    ("site", "vendor", "endpoint"),
+)
+DEVICES = MetricSpec(
+    "cctv_devices",
+    "gauge",
+    "Devices known (inventory and seen), by vendor and role.",
+    ("site", "vendor", "role"),
+)
+DEVICE_LAST_SEEN = MetricSpec(
+    "cctv_device_last_seen_timestamp_seconds",
+    "gauge",
+    "Capture time of the last packet sent by the device.",
+    ("site", "device"),
+)
+CAPTURE_PACKETS = MetricSpec(
+    "cctv_capture_packets_total",
+    "counter",
+    "Packets received from the capture source.",
+    ("site", "interface"),
+)
+CAPTURE_DROPPED = MetricSpec(
+    "cctv_capture_dropped_packets_total",
+    "counter",
+    "Packets the capture lost, where = kernel (buffer full) or interface (NIC/driver).",
+    ("site", "interface", "where"),
+)
+CAPTURE_UP = MetricSpec(
+    "cctv_capture_up",
+    "gauge",
+    "1 when the capture source is open and delivering packets.",
+    ("site", "interface"),
+)
+FLOW_TABLE_ENTRIES = MetricSpec(
+    "cctv_flow_table_entries",
+    "gauge",
+    "Flows currently held in the flow table.",
+    ("site",),
+)
+FLOW_TABLE_EVICTIONS = MetricSpec(
+    "cctv_flow_table_evictions_total",
+    "counter",
+    "Flows evicted early because the flow table was full.",
+    ("site",),
+)
+LAST_PACKET = MetricSpec(
+    "cctv_last_packet_timestamp_seconds",
+    "gauge",
+    "Capture time of the newest packet seen.",
+    ("site",),
+)
+DECODE_ERRORS = MetricSpec(
+    "cctv_decode_errors_total",
+    "counter",
+    "Frames or payloads that could not be decoded, by layer.",
+    ("site", "layer"),
+)
+
+CONTRACT_METRICS: tuple[MetricSpec, ...] = (
+    PACKETS,
+    BYTES,
+    FLOWS,
+    FINDINGS,
+    ENDPOINT_CONTACTS,
+    DEVICES,
+    DEVICE_LAST_SEEN,
+    CAPTURE_PACKETS,
+    CAPTURE_DROPPED,
+    CAPTURE_UP,
+    FLOW_TABLE_ENTRIES,
+    FLOW_TABLE_EVICTIONS,
+    LAST_PACKET,
+)
+ALL_METRICS: tuple[MetricSpec, ...] = (*CONTRACT_METRICS, DECODE_ERRORS)

@@ -1,0 +1,248 @@
+"""Value types shared by every layer: frame batches, verdicts, findings, flow records.
+
+Exception tree::
+
+    MonitorError
+     ├── ConfigError      a site policy that cannot be used (names file, line, key)
+     ├── CaptureError     an input or interface that cannot be opened at all
+     └── DecodeError      bytes a dissector cannot make sense of (never escapes a dissector)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+
+class MonitorError(Exception):
+    """Root of every error cctv-monitor raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    """A site policy that cannot be used; the message names file, line and key."""
+
+
+class CaptureError(MonitorError):
+    """An input file or interface that cannot be opened at all."""
+
+
+class DecodeError(MonitorError):
+    """Bytes that a dissector cannot make sense of."""
+
+
+class Verdict(StrEnum):
+    """What a flow is, from the closed network's point of view (a metric label value)."""
+
+    INTERNAL = "internal"
+    SERVICE = "service"
+    DISCOVERY = "discovery"
+    EGRESS = "egress"
+    VENDOR_CLOUD = "vendor_cloud"
+    INBOUND = "inbound"
+
+
+class FindingKind(StrEnum):
+    """The closed list of things worth a finding (CONTRACT.md §3)."""
+
+    EGRESS = "egress"
+    VENDOR_CLOUD = "vendor_cloud"
+    VENDOR_LOOKUP = "vendor_lookup"
+    EXTERNAL_RESOLVER = "external_resolver"
+    UPNP_PORT_MAPPING = "upnp_port_mapping"
+    INBOUND = "inbound"
+
+
+class EndReason(StrEnum):
+    """Why a flow record was written."""
+
+    IDLE_TIMEOUT = "idle_timeout"
+    ACTIVE_TIMEOUT = "active_timeout"
+    TCP_CLOSE = "tcp_close"
+    EVICTED = "evicted"
+    END_OF_INPUT = "end_of_input"
+
+
+# Link types (LINKTYPE_* values of the pcap/pcapng specs).
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+LINKTYPE_LOOP = 108
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+# DLT_RAW is 12 (or 14 on OpenBSD) inside libpcap; files written by it say 101.
+DLT_RAW_ALIASES = (12, 14)
+
+IPPROTO_ICMP = 1
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_ICMPV6 = 58
+
+_PROTO_NAMES = {
+    IPPROTO_ICMP: "icmp",
+    IPPROTO_TCP: "tcp",
+    IPPROTO_UDP: "udp",
+    IPPROTO_ICMPV6: "icmp6",
+}
+
+
+def proto_name(proto: int) -> str:
+    """Name an IP protocol number the way the report does ("tcp", "udp", "ip-47")."""
+    return _PROTO_NAMES.get(proto, f"ip-{proto}")
+
+
+@dataclass(frozen=True, slots=True)
+class FrameBatch:
+    """Many captured frames of one link type, packed for vectorised decoding.
+
+    Frame ``i`` is ``data[offset[i] : offset[i] + caplen[i]]``; ``wirelen[i]`` is its
+    original length on the wire, or 0 when the source did not say (rebuilt from the IP
+    header by the decoder). ``ts`` is UNIX seconds. ``source`` indexes the input list.
+    """
+
+    data: bytes
+    ts: npt.NDArray[np.float64]
+    offset: npt.NDArray[np.int64]
+    caplen: npt.NDArray[np.int64]
+    wirelen: npt.NDArray[np.int64]
+    linktype: int
+    source: int = 0
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    def frame(self, i: int) -> bytes:
+        """The bytes of frame ``i``."""
+        start = int(self.offset[i])
+        return self.data[start : start + int(self.caplen[i])]
+
+
+@dataclass(slots=True)
+class InputSummary:
+    """What was read from one input file (CONTRACT.md §4 ``inputs[]``)."""
+
+    path: str
+    packets: int = 0
+    bytes: int = 0
+    first_ts: float | None = None
+    last_ts: float | None = None
+    truncated: bool = False
+    errors: list[str] = field(default_factory=list)
+    format: str = ""
+    undecodable: int = 0
+
+
+@dataclass(slots=True)
+class Finding:
+    """One flagged flow or event, with what proves it (CONTRACT.md §3 and §4)."""
+
+    kind: FindingKind
+    device: str
+    peer: str
+    peer_port: int | None
+    proto: str
+    peer_name: str | None
+    vendor: str | None
+    endpoint: str | None
+    answered: bool
+    first_ts: float
+    last_ts: float
+    packets: int
+    bytes: int
+    evidence: str
+    flow_uid: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        """The contract's JSON object for this finding."""
+        return {
+            "kind": self.kind.value,
+            "device": self.device,
+            "peer": self.peer,
+            "peer_port": self.peer_port,
+            "proto": self.proto,
+            "peer_name": self.peer_name,
+            "vendor": self.vendor,
+            "endpoint": self.endpoint,
+            "answered": self.answered,
+            "first_ts": self.first_ts,
+            "last_ts": self.last_ts,
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "evidence": self.evidence,
+            "flow_uid": self.flow_uid,
+        }
+
+
+@dataclass(slots=True)
+class FlowRecord:
+    """One bidirectional flow as exported (Zeek conn.log vocabulary: orig/resp)."""
+
+    uid: str
+    proto: str
+    orig_addr: str
+    orig_port: int
+    resp_addr: str
+    resp_port: int
+    first_ts: float
+    last_ts: float
+    orig_pkts: int
+    orig_bytes: int
+    resp_pkts: int
+    resp_bytes: int
+    state: str
+    verdict: Verdict
+    device: str
+    peer: str
+    peer_name: str | None
+    vendor: str | None
+    endpoint: str | None
+    end_reason: EndReason
+    findings: tuple[FindingKind, ...] = ()
+
+
+@dataclass(slots=True)
+class DeviceSummary:
+    """One closed-network host as the report shows it (CONTRACT.md §4 ``devices[]``)."""
+
+    ip: str
+    name: str | None = None
+    vendor: str | None = None
+    role: str | None = None
+    mac: str | None = None
+    packets: int = 0
+    bytes: int = 0
+    flows: int = 0
+    findings: int = 0
+    first_ts: float | None = None
+    last_ts: float | None = None
+    bytes_by_verdict: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AuditResult:
+    """Everything a replay learned; the report layer renders it, nothing else.
+
+    ``snapshots`` are the metric counters sampled over packet time, for ``--metrics-out``;
+    each is a :class:`monitor.counters.Snapshot` (typed loosely to keep model import-free).
+    """
+
+    site: str
+    inputs: list[InputSummary]
+    packets: int
+    bytes: int
+    flow_count: int
+    devices: list[DeviceSummary]
+    findings: list[Finding]
+    flows: list[FlowRecord]
+    snapshots: list[object] = field(default_factory=list)
+    names: list[tuple[str, str, str]] = field(default_factory=list)  # (source, name, detail)
+    readable: bool = True  # False when not a single input could be opened as a capture
+
+    @property
+    def verdict(self) -> str:
+        """``"findings"`` when at least one finding was raised, else ``"clean"``."""
+        return "findings" if self.findings else "clean"

@@ -1,0 +1,284 @@
+"""The packet path shared by replay and live: decode, flows, dissect, classify, count.
+
+Per batch: decode all headers with numpy, aggregate into flows, hand the few head
+packets to the dissectors, settle flows whose verdict can no longer change, and move
+counters. A flow's packets are counted under its verdict once it settles (at most
+``settle_seconds`` of packet time or ``head_packets`` packets after it starts), and
+directly from then on, so counters move while a flow is still running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from monitor.classify.catalog import VendorCatalog
+from monitor.classify.devices import DeviceBook
+from monitor.classify.evidence import make_finding, make_record
+from monitor.classify.inspector import SLOW_PATH_PORTS, Inspector
+from monitor.classify.names import NameCache
+from monitor.classify.verdict import Classifier
+from monitor.config import Policy
+from monitor.counters import Counters, Snapshot
+from monitor.decode.discovery import parse_sadp_ether
+from monitor.decode.frames import ETH_SADP, DecodedBatch, decode_batch
+from monitor.flow.state import FlowState
+from monitor.flow.table import FlowSettings, FlowTable
+from monitor.model import (
+    LINKTYPE_ETHERNET,
+    EndReason,
+    Finding,
+    FindingKind,
+    FlowRecord,
+    FrameBatch,
+    Verdict,
+)
+
+LOCAL_VERDICTS = (Verdict.INTERNAL, Verdict.SERVICE, Verdict.DISCOVERY)
+FindingCallback = Callable[[Finding], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    """Knobs of the packet path (packet-time seconds)."""
+
+    flows: FlowSettings = field(default_factory=FlowSettings)
+    settle_seconds: float = 2.0
+    sweep_seconds: float = 30.0
+    snapshot_seconds: float | None = None
+    keep_records: bool = True
+    keep_names: bool = False
+
+
+class Pipeline:
+    """One sensor's worth of state: flow table, name cache, devices, counters."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        catalog: VendorCatalog,
+        settings: PipelineSettings | None = None,
+        interface: str = "replay",
+        on_finding: FindingCallback | None = None,
+    ) -> None:
+        self.settings = settings or PipelineSettings()
+        self.policy = policy
+        self.interface = interface
+        self.names = NameCache()
+        self.inspector = Inspector(catalog, self.names, keep_name_log=self.settings.keep_names)
+        self.classifier = Classifier(policy, catalog, self.names)
+        self.devices = DeviceBook(policy, catalog)
+        self.table = FlowTable(self.settings.flows)
+        self.counters = Counters()
+        self.on_finding = on_finding
+        self.records: list[FlowRecord] = []
+        self.findings: list[Finding] = []
+        self.flagged: list[tuple[int, float, float]] = []
+        self.snapshots: list[Snapshot] = []
+        self.packets = 0
+        self.bytes = 0
+        self.flow_count = 0
+        self.now: float | None = None
+        self._unsettled: dict[str, FlowState] = {}
+        self._next_sweep = 0.0
+        self._next_settle = 0.0
+        self._next_snapshot = 0.0
+
+    # -- the batch path -------------------------------------------------------------
+    def process(self, batch: FrameBatch) -> None:
+        """Account one batch of frames."""
+        if len(batch) == 0:
+            return
+        d = decode_batch(batch)
+        self.packets += len(batch)
+        self.bytes += int(d.wirelen.sum())
+        self.counters.capture_packets[self.interface] += len(batch)
+        truncated = int(d.truncated_ip.sum())
+        if truncated:
+            self.counters.decode_errors["ip"] += truncated
+        result = self.table.ingest(d)
+        for flow, reason in result.ended:
+            self._end(flow, reason)
+        touched = self._dissect(d, result.head_mask, result.flow_of)
+        now = float(batch.ts.max())
+        for t in result.touches:
+            flow = t.flow
+            if t.new:
+                self.flow_count += 1
+                self._unsettled[flow.uid] = flow
+            if flow.settled:
+                self._count(flow, t.orig_pkts, t.orig_bytes, t.resp_pkts, t.resp_bytes)
+            elif self._ready(flow, now):
+                self._settle(flow)
+        for flow in touched:
+            if flow.settled:
+                self._raise_findings(flow)
+        self.tick(now)
+
+    def _dissect(
+        self, d: DecodedBatch, head_mask: np.ndarray, flow_of: Callable[[int], FlowState | None]
+    ) -> list[FlowState]:
+        """Run the dissectors on head frames and on frames of the slow-path ports."""
+        slow = head_mask | np.isin(d.sport, SLOW_PATH_PORTS) | np.isin(d.dport, SLOW_PATH_PORTS)
+        slow &= d.ip
+        batch = d.batch
+        ethernet = batch.linktype == LINKTYPE_ETHERNET
+        touched: dict[str, FlowState] = {}
+        for i in np.flatnonzero(slow).tolist():
+            flow = flow_of(i)
+            if flow is None:
+                continue
+            frame = batch.frame(i)
+            base = int(batch.offset[i])
+            src_port, dst_port = int(d.sport[i]), int(d.dport[i])
+            from_orig = self._from_orig(flow, d, i)
+            if ethernet and len(frame) >= 12:
+                sender = flow.orig_addr if from_orig else flow.resp_addr
+                self.devices.learn_mac(sender, frame[6:12].hex(":"))
+            start = int(d.payload_off[i]) - base
+            payload = frame[start : start + int(d.payload_len[i])]
+            if payload:
+                self.inspector.inspect(
+                    flow, payload, float(batch.ts[i]), from_orig, src_port, dst_port
+                )
+                touched[flow.uid] = flow
+        if ethernet:
+            self._layer2_discovery(d)
+        return list(touched.values())
+
+    @staticmethod
+    def _from_orig(flow: FlowState, d: DecodedBatch, i: int) -> bool:
+        s, t = int(d.src_key[i]), int(d.dst_key[i])
+        sender_low = s < t or (s == t and int(d.sport[i]) <= int(d.dport[i]))
+        return sender_low == flow.orig_is_low
+
+    def _layer2_discovery(self, d: DecodedBatch) -> None:
+        """Hikvision SADP over raw Ethernet (EtherType 0x8033) has no IP flow."""
+        for i in np.flatnonzero(d.ethertype == ETH_SADP).tolist():
+            frame = d.batch.frame(i)
+            info = parse_sadp_ether(frame[14:])
+            if info is not None:
+                self.inspector.discoveries.append(
+                    (float(d.batch.ts[i]), frame[6:12].hex(":"), info)
+                )
+
+    # -- settling and counting --------------------------------------------------------
+    def _ready(self, flow: FlowState, now: float) -> bool:
+        """Whether the flow's verdict can be decided now."""
+        if flow.tls_buffer:
+            return now - flow.first_ts >= self.settings.settle_seconds
+        if flow.head_seen >= self.settings.flows.head_packets or flow.closed:
+            return True
+        if any(o.what in ("sni", "quic_sni", "http_host", "signature") for o in flow.observations):
+            return True
+        if now - flow.first_ts >= self.settings.settle_seconds:
+            return True
+        self.classifier.classify(flow)
+        return flow.verdict in LOCAL_VERDICTS
+
+    def _settle(self, flow: FlowState) -> None:
+        self.classifier.classify(flow)
+        flow.settled = True
+        self._unsettled.pop(flow.uid, None)
+        flow.device_label, flow.vendor_label = self.devices.labels(flow.device)
+        key = (flow.device_label, flow.vendor_label, flow.verdict)
+        self.counters.flows[key] += 1
+        self._count(flow, flow.orig_pkts, flow.orig_bytes, flow.resp_pkts, flow.resp_bytes)
+        self._raise_findings(flow)
+
+    def _count(self, flow: FlowState, op: int, ob: int, rp: int, rb: int) -> None:
+        c = self.counters
+        dev, vendor, verdict = flow.device_label, flow.vendor_label, flow.verdict
+        c.packets[(dev, vendor, verdict)] += op + rp
+        device_is_orig = flow.device == flow.orig_addr
+        out_b, in_b = (ob, rb) if device_is_orig else (rb, ob)
+        c.bytes[(dev, vendor, verdict, "out")] += out_b
+        c.bytes[(dev, vendor, verdict, "in")] += in_b
+        sent = op if device_is_orig else rp
+        if sent and dev != "outside":
+            c.device_last_seen[dev] = max(c.device_last_seen.get(dev, 0.0), flow.last_ts)
+
+    def _raise_findings(self, flow: FlowState) -> None:
+        for kind, name, endpoint in self.classifier.findings(flow):
+            if kind.value in flow.finding_kinds:
+                continue
+            flow.finding_kinds.append(kind.value)
+            flow.finding_details.append((name, endpoint.name if endpoint else None))
+            self.counters.findings[(flow.device_label, flow.vendor_label, kind.value)] += 1
+            if endpoint is not None:
+                self.counters.endpoint_contacts[(endpoint.vendor, endpoint.name)] += 1
+            if self.on_finding is not None:
+                self.on_finding(make_finding(flow, kind, name, endpoint))
+
+    # -- time ------------------------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """Advance packet time: settle waiting flows, expire idle ones, take snapshots."""
+        self.now = now if self.now is None else max(self.now, now)
+        now = self.now
+        if now >= self._next_settle:
+            self._next_settle = now + 1.0
+            for flow in list(self._unsettled.values()):
+                if now - flow.first_ts >= self.settings.settle_seconds:
+                    self._settle(flow)
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.settings.sweep_seconds
+            for flow, reason in list(self.table.expire(now)):
+                self._end(flow, reason)
+        interval = self.settings.snapshot_seconds
+        if interval and now >= self._next_snapshot:
+            self._next_snapshot = (now // interval + 1) * interval
+            self.snapshots.append(self.snapshot())
+
+    def finish(self) -> None:
+        """End of input: every live flow ends, a last snapshot is taken."""
+        for flow in list(self.table.drain()):
+            self._end(flow, EndReason.END_OF_INPUT)
+        if self.settings.snapshot_seconds and self.now is not None:
+            self.snapshots.append(self.snapshot())
+
+    def snapshot(self) -> Snapshot:
+        """The counters now, with the gauges brought up to date."""
+        c = self.counters
+        c.flow_table_entries = len(self.table.flows)
+        c.flow_table_evictions = self.table.evictions
+        c.last_packet_ts = self.now
+        c.devices.clear()
+        c.devices.update(self.devices.role_counts())
+        snap = c.snapshot(self.now)
+        return Snapshot(site=self.policy.site, ts=snap.ts, counters=snap.counters)
+
+    def _end(self, flow: FlowState, reason: EndReason) -> None:
+        if not flow.settled:
+            self._settle(flow)
+        if self.settings.keep_records:
+            self.records.append(make_record(flow, reason))
+        if reason == EndReason.ACTIVE_TIMEOUT:
+            return
+        self._account_devices(flow)
+        catalog = self.classifier.catalog
+        for kind, (name, endpoint) in zip(flow.finding_kinds, flow.finding_details, strict=True):
+            ep = catalog.endpoint(endpoint) if endpoint else None
+            self.findings.append(make_finding(flow, FindingKind(kind), name, ep))
+        if flow.finding_kinds:
+            self.flagged.append((flow.key, flow.first_ts, flow.last_ts))
+
+    def _account_devices(self, flow: FlowState) -> None:
+        """Per-host totals for the report: every closed-network end of the flow."""
+        for addr in {flow.orig_addr, flow.resp_addr}:
+            if not self.policy.is_closed(addr):
+                continue
+            dev = self.devices.get(addr)
+            dev.packets += flow.packets
+            dev.bytes += flow.bytes
+            dev.flows += 1
+            if addr == flow.device:
+                dev.findings += len(flow.finding_kinds)
+            dev.bytes_by_verdict[flow.verdict] = dev.bytes_by_verdict.get(flow.verdict, 0) + (
+                flow.bytes
+            )
+            dev.first_ts = (
+                flow.first_ts if dev.first_ts is None else min(dev.first_ts, flow.first_ts)
+            )
+            dev.last_ts = flow.last_ts if dev.last_ts is None else max(dev.last_ts, flow.last_ts)

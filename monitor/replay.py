@@ -1,0 +1,98 @@
+"""The auditor's job: capture files in, an AuditResult (and an evidence pcap) out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.capture.offline import OfflineSource
+from monitor.capture.writer import open_capture_writer
+from monitor.classify.catalog import VendorCatalog
+from monitor.config import Policy
+from monitor.decode.frames import decode_batch
+from monitor.flow.key import flow_keys
+from monitor.model import AuditResult
+from monitor.pipeline import Pipeline, PipelineSettings
+
+Progress = Callable[[int, int, float], None]  # packets, bytes, seconds elapsed
+
+
+@dataclass(slots=True)
+class ReplayRun:
+    """The result of a replay plus what a second pass needs (flagged flows, link types)."""
+
+    result: AuditResult
+    pipeline: Pipeline
+    linktypes: set[int]
+
+
+def run_replay(
+    paths: Sequence[str],
+    policy: Policy,
+    catalog: VendorCatalog,
+    settings: PipelineSettings | None = None,
+    progress: Progress | None = None,
+    batch_size: int = 4096,
+) -> ReplayRun:
+    """Stream every input through the pipeline, in timestamp order across files."""
+    source = OfflineSource(list(paths), batch_size=batch_size)
+    pipe = Pipeline(policy, catalog, settings)
+    linktypes: set[int] = set()
+    started = time.monotonic()
+    last_report = started
+    for batch in source.batches():
+        linktypes.add(batch.linktype)
+        pipe.process(batch)
+        if progress is not None and time.monotonic() - last_report > 0.5:
+            last_report = time.monotonic()
+            progress(pipe.packets, pipe.bytes, last_report - started)
+    pipe.finish()
+    if progress is not None:
+        progress(pipe.packets, pipe.bytes, time.monotonic() - started)
+    result = AuditResult(
+        site=policy.site,
+        inputs=source.summaries,
+        packets=pipe.packets,
+        bytes=pipe.bytes,
+        flow_count=pipe.flow_count,
+        devices=sorted(pipe.devices.devices.values(), key=lambda d: _ip_sort_key(d.ip)),
+        findings=sorted(pipe.findings, key=lambda f: (f.first_ts, f.kind.value, f.device)),
+        flows=sorted(pipe.records, key=lambda r: (r.first_ts, r.uid)),
+        snapshots=list(pipe.snapshots),
+        names=list(pipe.inspector.name_log),
+        readable=source.any_readable,
+    )
+    return ReplayRun(result, pipe, linktypes)
+
+
+def _ip_sort_key(ip: str) -> tuple[int, str]:
+    return (1 if ":" in ip else 0, ".".join(p.zfill(3) for p in ip.split(".")))
+
+
+def write_evidence(run: ReplayRun, paths: Sequence[str], out_path: str) -> int:
+    """Second pass: write exactly the packets of flagged flows; return how many."""
+    intervals: dict[int, list[tuple[float, float]]] = {}
+    for key, first, last in run.pipeline.flagged:
+        intervals.setdefault(key, []).append((first, last))
+    wanted = np.fromiter(intervals.keys(), dtype=np.uint64, count=len(intervals))
+    written = 0
+    with open_capture_writer(out_path, run.linktypes or {1}) as writer:
+        if not intervals:
+            return 0
+        for batch in OfflineSource(list(paths)).batches():
+            d = decode_batch(batch)
+            keys, _ = flow_keys(d)
+            candidates = np.flatnonzero(d.ip & np.isin(keys, wanted))
+            if candidates.size == 0:
+                continue
+            mask = np.zeros(len(batch), dtype=np.bool_)
+            for i in candidates.tolist():
+                ts = float(batch.ts[i])
+                if any(a <= ts <= b for a, b in intervals[int(keys[i])]):
+                    mask[i] = True
+            writer.write_batch(batch, mask)
+            written += int(mask.sum())
+    return written

@@ -1,0 +1,52 @@
+"""Reports of an audit: JSON, Markdown, HTML, flow tables and OpenMetrics text."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from monitor.model import AuditResult, FlowRecord
+from monitor.report.html import render_html
+from monitor.report.json_report import report_dict, write_json
+from monitor.report.markdown import render_markdown
+from monitor.report.openmetrics import write_openmetrics
+
+REPORT_SUFFIXES = (".json", ".md", ".html")
+
+__all__ = [
+    "REPORT_SUFFIXES",
+    "render_html",
+    "render_markdown",
+    "report_dict",
+    "write_flows",
+    "write_json",
+    "write_openmetrics",
+    "write_report",
+]
+
+
+def write_report(result: AuditResult, path: str | os.PathLike[str]) -> None:
+    """Write the report in the format the suffix names: ``.json``, ``.md`` or ``.html``.
+
+    Raises ``ValueError`` naming the path and the allowed suffixes for any other suffix,
+    before anything is written.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in REPORT_SUFFIXES:
+        allowed = ", ".join(REPORT_SUFFIXES)
+        raise ValueError(f"{os.fspath(path)}: report file must end in one of {allowed}")
+    with open(path, "w", encoding="utf-8", newline="\n") as fp:
+        if suffix == ".json":
+            write_json(result, fp)
+        elif suffix == ".md":
+            fp.write(render_markdown(result))
+        else:
+            fp.write(render_html(result))
+
+
+def write_flows(flows: list[FlowRecord], path: str | os.PathLike[str]) -> None:
+    """Write every flow as ``.csv`` or ``.parquet`` (see :mod:`monitor.report.flows_table`)."""
+    # Imported here so that the JSON/Markdown/HTML paths do not pay pandas' import time.
+    from monitor.report.flows_table import write_flows as _write_flows
+
+    _write_flows(flows, path)
