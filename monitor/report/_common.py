@@ -1,0 +1,183 @@
+"""What every report format shares: ordering, counting, headline, time and size text."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import unicodedata
+from collections import Counter
+from datetime import UTC, datetime
+
+from monitor.model import AuditResult, DeviceSummary, Finding, FindingKind, InputSummary, Verdict
+
+KIND_MEANING: dict[FindingKind, str] = {
+    FindingKind.EGRESS: "flow to or from an address outside the closed networks",
+    FindingKind.VENDOR_CLOUD: "flow to a vendor cloud, P2P, DDNS or telemetry endpoint",
+    FindingKind.VENDOR_LOOKUP: "DNS query for a catalogued vendor name",
+    FindingKind.EXTERNAL_RESOLVER: "DNS, DoT or DoH to a resolver that is not a listed service",
+    FindingKind.UPNP_PORT_MAPPING: "UPnP IGD, PCP or NAT-PMP port mapping request",
+    FindingKind.INBOUND: "flow started from outside towards a device",
+}
+VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
+_KIND_RANK: dict[str, int] = {k.value: i for i, k in enumerate(FindingKind)}
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def ip_key(ip: str) -> tuple[int, int, str]:
+    """Sort addresses numerically (IPv4 before IPv6), anything else after, by text."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return (9, 0, ip)
+    return (addr.version, int(addr), ip)
+
+
+def sorted_devices(result: AuditResult) -> list[DeviceSummary]:
+    """Devices by address."""
+    return sorted(result.devices, key=lambda d: ip_key(d.ip))
+
+
+def finding_key(f: Finding) -> tuple[object, ...]:
+    """Findings by first time, then device, kind, peer and port."""
+    return (
+        f.first_ts,
+        ip_key(f.device),
+        _KIND_RANK.get(f.kind, 99),
+        ip_key(f.peer),
+        f.peer_port or 0,
+    )
+
+
+def sorted_findings(result: AuditResult) -> list[Finding]:
+    """Findings in report order (see :func:`finding_key`)."""
+    return sorted(result.findings, key=finding_key)
+
+
+def count_by_kind(findings: list[Finding]) -> dict[str, int]:
+    """Findings per kind, every kind present (zero when none), in contract order."""
+    tally = Counter(str(f.kind) for f in findings)
+    return {k.value: tally.get(k.value, 0) for k in FindingKind}
+
+
+def count_by_device(findings: list[Finding]) -> dict[str, int]:
+    """Findings per device address, devices with findings only, by address."""
+    tally = Counter(f.device for f in findings)
+    return {ip: tally[ip] for ip in sorted(tally, key=ip_key)}
+
+
+def devices_per_kind(findings: list[Finding]) -> dict[str, int]:
+    """How many distinct devices have at least one finding of each kind."""
+    seen = {(str(f.kind), f.device) for f in findings}
+    return {k.value: sum(1 for kind, _ in seen if kind == k.value) for k in FindingKind}
+
+
+def grouped_findings(result: AuditResult) -> list[tuple[str, list[tuple[str, list[Finding]]]]]:
+    """Findings grouped by device (by address) then kind (contract order)."""
+    groups: dict[str, dict[str, list[Finding]]] = {}
+    for f in sorted(result.findings, key=lambda f: (ip_key(f.device), finding_key(f))):
+        groups.setdefault(f.device, {}).setdefault(str(f.kind), []).append(f)
+    ordered = []
+    for device, by_kind in groups.items():
+        kinds = sorted(by_kind, key=lambda k: _KIND_RANK.get(k, 99))
+        ordered.append((device, [(k, by_kind[k]) for k in kinds]))
+    return ordered
+
+
+def bytes_by_verdict(device: DeviceSummary) -> dict[str, int]:
+    """A device's bytes per verdict: every verdict in contract order, then any others."""
+    out = {v: int(device.bytes_by_verdict.get(v, 0)) for v in VERDICTS}
+    for extra in sorted(set(device.bytes_by_verdict) - set(VERDICTS)):
+        out[extra] = int(device.bytes_by_verdict[extra])
+    return out
+
+
+def plural(n: int, word: str) -> str:
+    """``1 finding``, ``2 findings``."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def headline(result: AuditResult) -> str:
+    """The one-line verdict an auditor reads first."""
+    if not result.findings:
+        return "CLEAN: no traffic left the closed network"
+    devices = len({f.device for f in result.findings})
+    return f"FINDINGS: {plural(len(result.findings), 'finding')} on {plural(devices, 'device')}"
+
+
+def input_problems(inp: InputSummary) -> list[str]:
+    """What went wrong reading one input (empty when it was read completely)."""
+    problems = []
+    if inp.truncated:
+        problems.append("TRUNCATED")
+    if inp.errors:
+        problems.append(plural(len(inp.errors), "error").upper())
+    if inp.undecodable:
+        problems.append(f"{plural(inp.undecodable, 'undecodable frame')}")
+    return problems
+
+
+def caveats(result: AuditResult) -> list[str]:
+    """Warnings that qualify the verdict (damaged inputs, nothing read)."""
+    notes = []
+    damaged = [i for i in result.inputs if i.truncated or i.errors]
+    if damaged:
+        notes.append(
+            f"{plural(len(damaged), 'input')} could not be read completely; "
+            "the verdict covers only the packets that were read."
+        )
+    if result.packets == 0:
+        notes.append("No packets were read: a clean verdict here proves nothing.")
+    return notes
+
+
+def iso_utc(ts: float | None) -> str:
+    """UTC ISO 8601 with milliseconds (``2024-05-01T12:00:00.000Z``), ``-`` when unknown."""
+    if ts is None or not math.isfinite(ts):
+        return "-"
+    try:
+        stamp = datetime.fromtimestamp(ts, UTC)
+    except (OverflowError, OSError, ValueError):
+        return repr(ts)
+    return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def human_bytes(n: int) -> str:
+    """``1.5 MiB``; plain ``B`` below 1 KiB."""
+    value = float(n)
+    for unit in _UNITS:
+        if abs(value) < 1024 or unit == _UNITS[-1]:
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def bytes_text(n: int) -> str:
+    """Exact and human: ``1,572,864 B (1.5 MiB)``; just ``512 B`` when small."""
+    return f"{n:,} B" if abs(n) < 1024 else f"{n:,} B ({human_bytes(n)})"
+
+
+def port_text(f: Finding) -> str:
+    """``443/tcp``, or just ``icmp`` when there is no port."""
+    return f.proto if f.peer_port is None else f"{f.peer_port}/{f.proto}"
+
+
+def clean_text(value: object) -> str:
+    """Text safe to lay out: line breaks as spaces, other control or invisible chars as U+FFFD.
+
+    Newlines, terminal escapes and bidi overrides from packets must not rearrange a report.
+    """
+    text = "" if value is None else str(value)
+    return "".join(_clean_char(ch) for ch in text)
+
+
+def _clean_char(ch: str) -> str:
+    if ch in "\t\n\r":
+        return " "
+    return "\ufffd" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp") else ch
+
+
+def device_label(devices: dict[str, DeviceSummary], ip: str) -> str:
+    """``10.20.0.11 (cam-hansa-01, hikvision, camera)`` from the inventory, or just the IP."""
+    dev = devices.get(ip)
+    extra = [x for x in (dev.name, dev.vendor, dev.role) if x] if dev else []
+    return f"{ip} ({', '.join(extra)})" if extra else ip

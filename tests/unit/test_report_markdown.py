@@ -1,0 +1,98 @@
+"""The Markdown report: headline, inputs, devices, findings, and escaping of packet data."""
+
+from __future__ import annotations
+
+from tests.unit.report_samples import CAM, NVR, clean_result, findings_result
+
+from monitor.model import FindingKind
+from monitor.report._common import bytes_text, human_bytes, iso_utc
+from monitor.report.markdown import md, render_markdown
+
+
+def _section(text: str, title: str) -> str:
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def test_clean_headline() -> None:
+    text = render_markdown(clean_result())
+    assert "**CLEAN: no traffic left the closed network**" in text
+    assert "FINDINGS" not in text
+    assert "Warning" not in text
+    assert _section(text, "Findings").strip().endswith("None.")
+
+
+def test_findings_headline_counts_findings_and_devices() -> None:
+    text = render_markdown(findings_result())
+    assert "**FINDINGS: 6 findings on 2 devices**" in text
+
+
+def test_singular_headline() -> None:
+    result = findings_result()
+    result.findings = result.findings[:1]
+    assert "**FINDINGS: 1 finding on 1 device**" in render_markdown(result)
+
+
+def test_damaged_input_is_flagged() -> None:
+    text = render_markdown(findings_result())
+    assert "> **Warning:** 1 input could not be read completely" in text
+    inputs = _section(text, "Inputs")
+    assert "**TRUNCATED, 1 ERROR, 2 undecodable frames**" in inputs
+    assert "- record 11: truncated \\<header\\>" in inputs
+    assert "| ok |" in inputs
+
+
+def test_empty_capture_is_not_silently_clean() -> None:
+    result = clean_result()
+    result.packets = 0
+    assert "No packets were read" in render_markdown(result)
+
+
+def test_every_kind_is_summarised() -> None:
+    kinds = _section(render_markdown(findings_result()), "Findings by kind")
+    for kind in FindingKind:
+        assert f"| `{kind}` |" in kinds
+
+
+def test_devices_and_traffic_by_verdict() -> None:
+    devices = _section(render_markdown(findings_result()), "Devices")
+    assert devices.index(f"| {NVR} |") < devices.index(f"| {CAM} |")
+    assert "| internal | service | discovery | egress | vendor_cloud | inbound |" in devices
+    assert f"| {CAM} | 1.4 MiB | - | 9.8 KiB | 180 B | 4.8 MiB | - |" in devices
+
+
+def test_findings_grouped_by_device_then_kind() -> None:
+    findings = _section(render_markdown(findings_result()), "Findings")
+    nvr = findings.index(f"### {NVR} \\(nvr-1, recorder\\)")
+    cam = findings.index(f"### {CAM} \\(cam-hansa-01, hikvision, camera\\)")
+    assert nvr < cam
+    order = [findings.index(f"#### `{k}` (1)", cam) for k in list(FindingKind)[:-1]]
+    assert order == sorted(order)
+    assert "| 203.0.113.5 | 443/tcp | - | - | - | **no** | 2024-05-01T12:00:10.000Z" in findings
+    assert "| 5,000,000 B (4.8 MiB) | TLS SNI dev.hik-connect.com |" in findings
+    assert "| 10.20.0.1 | icmp |" in findings
+
+
+def test_packet_text_is_escaped() -> None:
+    text = render_markdown(findings_result())
+    assert "<script>" not in text
+    assert "\\<script\\>alert\\(1\\)\\</script\\>" in text
+    assert "\\| \\*evil\\* \\[x\\]\\(y\\)" in text  # no table break, emphasis or link
+    assert "DNS to 8.8.8.8 second line" in text  # newline cannot break the table row
+    assert 'a\\&b"\\<c\\>.pcap' in text
+
+
+def test_md_escape_helper() -> None:
+    assert md(None) == "-" and md("") == "-"
+    assert md("cam_01|x") == "cam\\_01\\|x"
+    assert md("evil\u202etxt.exe") == "evil\ufffdtxt.exe"  # no bidi override
+    assert md("dev.hik-connect.com") == "dev.hik-connect.com"
+
+
+def test_time_and_size_text() -> None:
+    assert iso_utc(1_714_564_800.5) == "2024-05-01T12:00:00.500Z"
+    assert iso_utc(None) == "-"
+    assert human_bytes(512) == "512 B"
+    assert human_bytes(1536) == "1.5 KiB"
+    assert bytes_text(3_145_728) == "3,145,728 B (3.0 MiB)"
