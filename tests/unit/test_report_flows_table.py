@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tests.unit.report_samples import sample_flows
 
 from monitor.report import write_flows as write_flows_lazy
 from monitor.report.flows_table import FLOW_DTYPES, flows_frame, read_flows, write_flows
+from tests.unit.report_samples import sample_flows
 
 COLUMNS = [
     "uid", "proto", "orig_addr", "orig_port", "resp_addr", "resp_port", "first_ts", "last_ts",

@@ -5,10 +5,16 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from tests.unit.report_samples import CAM, HOSTILE_NAME, HOSTILE_PATH, NVR, clean_result, findings_result
-
 from monitor.model import FindingKind
 from monitor.report.html import render_html
+from tests.unit.report_samples import (
+    CAM,
+    HOSTILE_NAME,
+    HOSTILE_PATH,
+    NVR,
+    clean_result,
+    findings_result,
+)
 
 VOID = {"meta", "br", "hr", "img", "link", "input", "col", "wbr"}
 

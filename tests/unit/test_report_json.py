@@ -8,11 +8,11 @@ import math
 from pathlib import Path
 
 import pytest
-from tests.unit.report_samples import CAM, HOSTILE_PATH, NVR, T0, clean_result, findings_result
 
 from monitor.model import FindingKind, Verdict
 from monitor.report import REPORT_SUFFIXES, write_report
 from monitor.report.json_report import SCHEMA, report_dict, write_json
+from tests.unit.report_samples import CAM, HOSTILE_PATH, NVR, T0, clean_result, findings_result
 
 FINDING_FIELDS = [
     "kind", "device", "peer", "peer_port", "proto", "peer_name", "vendor", "endpoint",

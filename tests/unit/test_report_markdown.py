@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from tests.unit.report_samples import CAM, NVR, clean_result, findings_result
-
 from monitor.model import FindingKind
 from monitor.report._common import bytes_text, human_bytes, iso_utc
 from monitor.report.markdown import md, render_markdown
+from tests.unit.report_samples import CAM, NVR, clean_result, findings_result
 
 
 def _section(text: str, title: str) -> str:
