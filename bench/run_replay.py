@@ -1,0 +1,358 @@
+"""Time ``cctv-monitor replay`` side by side with its peers on one capture file.
+
+Peers, each run ``--repeat`` times in a fresh process, round-robin so that
+drift (thermal, other load) hits every tool alike:
+
+* ``cctv``: ``cctv-monitor replay FILE --json`` (stdout to /dev/null)
+* ``tcpdump``: ``tcpdump -r FILE -w /dev/null``, the libpcap floor: read every
+  record and write it nowhere
+* ``tshark``: ``tshark -r FILE -q -z conv,ip`` (full dissection + conversations)
+* ``nfstream``: ``NFStreamer(source=FILE, statistical_analysis=False,
+  n_dissections=0, n_meters=1)``, flows only, one meter (one core)
+
+Wall time is measured around each process; peak RSS is GNU time's ``%M``
+(the largest resident set of the process and of the children it waited for;
+install Debian's ``time`` package, else ``os.wait4`` is used, which cannot
+report less than this script's own ~30 MiB). The report is the median over the runs, as a
+Markdown table on stdout and JSON in ``bench/results/replay-<hostname>.json``.
+
+Usage: python bench/run_replay.py [--file F] [--repeat 5] [--tools cctv,tcpdump,tshark,nfstream]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+DEFAULT_FILE = BENCH / "data" / "cctv-1m.pcap"
+ALL_TOOLS = ("cctv", "tcpdump", "tshark", "nfstream")
+LABELS = {
+    "cctv": "cctv-monitor replay --json",
+    "tcpdump": "tcpdump -r -w /dev/null (libpcap floor)",
+    "tshark": "tshark -q -z conv,ip",
+    "nfstream": "nfstream (n_meters=1, no stats/dissection)",
+}
+NFSTREAM_CODE = (
+    "import sys\n"
+    "from nfstream import NFStreamer\n"
+    "s = NFStreamer(source=sys.argv[1], statistical_analysis=False, n_dissections=0, n_meters=1)\n"
+    "print(sum(1 for _ in s))\n"
+)
+
+
+@dataclass
+class Meta:
+    """What was measured, where and when."""
+
+    file: str
+    file_bytes: int
+    packets: int
+    repeat: int
+    host: str
+    cores: int | None
+    cpu: str
+    python: str
+    date: str
+
+
+@dataclass
+class Run:
+    """One timed execution."""
+
+    seconds: float
+    peak_rss_mib: float
+    returncode: int
+
+
+@dataclass
+class ToolResult:
+    """All runs of one tool and the derived figures."""
+
+    tool: str
+    label: str
+    command: list[str]
+    version: str
+    runs: list[Run] = field(default_factory=list)
+    status: str = "ok"
+    error: str = ""
+    median_s: float | None = None
+    packets_per_s: float | None = None
+    x_floor: float | None = None
+    cctv_speedup: float | None = None
+    peak_rss_mib: float | None = None
+
+
+def cctv_executable() -> str | None:
+    """The ``cctv-monitor`` console script next to this Python (avoids pyenv shims)."""
+    local = Path(sys.executable).parent / "cctv-monitor"
+    if local.exists():
+        return str(local)
+    return shutil.which("cctv-monitor")
+
+
+def command_for(tool: str, path: Path) -> list[str] | None:
+    """The command line of a tool, or None if it is not installed."""
+    f = str(path)
+    if tool == "cctv":
+        exe = cctv_executable()
+        return [exe, "replay", f, "--json"] if exe else None
+    if tool == "tcpdump":
+        return ["tcpdump", "-r", f, "-w", "/dev/null"] if shutil.which("tcpdump") else None
+    if tool == "tshark":
+        return ["tshark", "-r", f, "-q", "-z", "conv,ip"] if shutil.which("tshark") else None
+    if tool == "nfstream":
+        return [sys.executable, "-c", NFSTREAM_CODE, f]
+    raise ValueError(tool)
+
+
+def _first_line(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    text = (out.stdout or out.stderr).strip()
+    return text.splitlines()[0] if text else "unknown"
+
+
+def version_of(tool: str) -> str:
+    """A one-line version string for the report."""
+    if tool == "tcpdump":
+        return _first_line(["tcpdump", "--version"])
+    if tool == "tshark":
+        return _first_line(["tshark", "--version"])
+    if tool == "nfstream":
+        return "nfstream " + _first_line(
+            [sys.executable, "-c", "import nfstream; print(nfstream.__version__)"]
+        )
+    code = "import monitor; print(monitor.__version__)"
+    return "cctv-monitor " + _first_line([sys.executable, "-c", code])
+
+
+GNU_TIME = "/usr/bin/time"
+
+
+def run_once(argv: list[str], timeout_s: float) -> tuple[Run, str]:
+    """Run ``argv`` with stdout to /dev/null; returns the run and the tail of stderr.
+
+    Peak RSS comes from GNU time (``%M``) when installed. ``os.wait4`` is the
+    fallback, but a child forked from this Python process inherits its peak RSS
+    as a floor (the kernel carries the pre-exec high-water mark over), so small
+    tools then read as large as this script.
+    """
+    use_time = os.access(GNU_TIME, os.X_OK)
+    with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as rss_file:
+        full = [GNU_TIME, "-f", "%M", "-o", rss_file.name, "--", *argv] if use_time else argv
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.Popen(
+                full,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,  # its own process group, so a timeout ends all of it
+            )
+        except OSError as exc:
+            return Run(0.0, 0.0, 127), str(exc)
+
+        def stop() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout_s, stop)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped
+        err.seek(0)
+        tail = err.read()[-4000:].decode(errors="replace")
+        rss_kib = float(usage.ru_maxrss)  # Linux: KiB
+        if use_time:
+            lines = rss_file.read().split()
+            if lines and lines[-1].isdigit():
+                rss_kib = float(lines[-1])
+    return Run(round(seconds, 4), round(rss_kib / 1024, 1), proc.returncode), tail
+
+
+def packet_count(path: Path) -> int:
+    """Packets in the file: the generator's sidecar if current, else ``capinfos -c -M``."""
+    sidecar = Path(str(path) + ".count")
+    if sidecar.exists() and sidecar.stat().st_mtime >= path.stat().st_mtime:
+        return int(sidecar.read_text().split()[0])
+    out = subprocess.run(
+        ["capinfos", "-c", "-M", str(path)], capture_output=True, text=True, check=True
+    )
+    m = re.search(r"Number of packets:\s+(\d+)", out.stdout)
+    if not m:
+        raise RuntimeError(f"capinfos gave no packet count: {out.stdout!r}")
+    return int(m.group(1))
+
+
+def warm_cache(path: Path) -> None:
+    """Read the file once so that every tool starts from the page cache."""
+    with path.open("rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def cpu_model() -> str:
+    """CPU model name from /proc/cpuinfo (or platform)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def summarise(results: list[ToolResult], packets: int) -> None:
+    """Fill medians, rates and ratios."""
+    for r in results:
+        ok = [run for run in r.runs if run.returncode == 0]
+        if r.status == "ok" and ok:
+            r.median_s = round(statistics.median(run.seconds for run in ok), 4)
+            r.packets_per_s = round(packets / r.median_s) if r.median_s > 0 else None
+            r.peak_rss_mib = max(run.peak_rss_mib for run in ok)
+    by_tool = {r.tool: r for r in results}
+    floor = by_tool.get("tcpdump")
+    cctv = by_tool.get("cctv")
+    for r in results:
+        if r.median_s is None:
+            continue
+        if floor and floor.median_s:
+            r.x_floor = round(r.median_s / floor.median_s, 2)
+        if cctv and cctv.median_s:
+            r.cctv_speedup = round(r.median_s / cctv.median_s, 2)
+
+
+def _fmt_rate(pps: float | None) -> str:
+    if pps is None:
+        return "-"
+    return f"{pps / 1e6:.2f} M" if pps >= 1e6 else f"{pps / 1e3:.0f} k"
+
+
+def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
+def markdown(results: list[ToolResult], meta: Meta) -> str:
+    """The result table with a header line describing the run."""
+    lines = [
+        f"File `{meta.file}`: {meta.packets:,} packets, {meta.file_bytes / 2**20:,.0f} MiB; "
+        f"median of {meta.repeat} runs; {meta.host} ({meta.cores} cores, {meta.cpu}), "
+        f"{meta.date}.",
+        "",
+        "| tool | median s | packets/s | × tcpdump floor | cctv-monitor speed-up | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        if r.median_s is None:
+            lines.append(f"| {r.label} | {r.status} | - | - | - | - |")
+            continue
+        lines.append(
+            f"| {r.label} | {r.median_s:.2f} | {_fmt_rate(r.packets_per_s)} | "
+            f"{_fmt(r.x_floor, '.1f')} | {_fmt(r.cctv_speedup, '.1f', '×')} | "
+            f"{_fmt(r.peak_rss_mib, '.0f')} |"
+        )
+    for r in results:
+        if r.status != "ok":
+            last = r.error.strip().splitlines()[-1] if r.error.strip() else ""
+            lines.append(f"\n{r.label}: {r.status}" + (f": {last}" if last else ""))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--file", type=Path, default=DEFAULT_FILE, help="capture to replay")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per tool (median reported)")
+    ap.add_argument(
+        "--tools",
+        default=",".join(ALL_TOOLS),
+        help=f"comma-separated subset of {','.join(ALL_TOOLS)}",
+    )
+    ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    ap.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="result file (default bench/results/replay-<hostname>.json)",
+    )
+    args = ap.parse_args(argv)
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    unknown = sorted(set(tools) - set(ALL_TOOLS))
+    if unknown:
+        ap.error(f"unknown tools: {', '.join(unknown)}")
+    if not args.file.exists():
+        ap.error(f"{args.file} not found: run python bench/make_capture.py first")
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+
+    path = args.file.resolve()
+    packets = packet_count(path)
+    host = socket.gethostname()
+    meta = Meta(
+        file=str(args.file),
+        file_bytes=path.stat().st_size,
+        packets=packets,
+        repeat=args.repeat,
+        host=host,
+        cores=os.cpu_count(),
+        cpu=cpu_model(),
+        python=platform.python_version(),
+        date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    results: list[ToolResult] = []
+    for tool in tools:
+        cmd = command_for(tool, path)
+        res = ToolResult(tool, LABELS[tool], cmd or [], version_of(tool) if cmd else "")
+        if cmd is None:
+            res.status, res.error = "missing", f"{tool} not installed"
+        results.append(res)
+
+    warm_cache(path)
+    for i in range(args.repeat):
+        for res in results:
+            if res.status != "ok":
+                continue
+            print(f"[{i + 1}/{args.repeat}] {res.tool} ...", end=" ", file=sys.stderr, flush=True)
+            run, tail = run_once(res.command, args.timeout)
+            res.runs.append(run)
+            print(f"{run.seconds:.2f} s, {run.peak_rss_mib:.0f} MiB", file=sys.stderr, flush=True)
+            if run.returncode != 0:
+                res.status = f"failed (rc={run.returncode})"
+                res.error = tail.strip()
+                print(f"    {res.tool} failed: {res.error[-300:]}", file=sys.stderr)
+
+    summarise(results, packets)
+    print(markdown(results, meta))
+    out = args.json or BENCH / "results" / f"replay-{host}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {**asdict(meta), "results": [asdict(r) for r in results]}
+    out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    print(f"\nwrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
