@@ -37,6 +37,8 @@ from monitor.model import (
 )
 
 LOCAL_VERDICTS = (Verdict.INTERNAL, Verdict.SERVICE, Verdict.DISCOVERY)
+_SLOW_PORT = np.zeros(65536, dtype=np.bool_)
+_SLOW_PORT[list(SLOW_PATH_PORTS)] = True
 FindingCallback = Callable[[Finding], None]
 
 
@@ -121,8 +123,7 @@ class Pipeline:
         self, d: DecodedBatch, head_mask: np.ndarray, flow_of: Callable[[int], FlowState | None]
     ) -> list[FlowState]:
         """Run the dissectors on head frames and on frames of the slow-path ports."""
-        slow = head_mask | np.isin(d.sport, SLOW_PATH_PORTS) | np.isin(d.dport, SLOW_PATH_PORTS)
-        slow &= d.ip
+        slow = (head_mask | _SLOW_PORT[d.sport] | _SLOW_PORT[d.dport]) & (d.payload_len > 0)
         batch = d.batch
         ethernet = batch.linktype == LINKTYPE_ETHERNET
         touched: dict[str, FlowState] = {}
@@ -160,9 +161,8 @@ class Pipeline:
             frame = d.batch.frame(i)
             info = parse_sadp_ether(frame[14:])
             if info is not None:
-                self.inspector.discoveries.append(
-                    (float(d.batch.ts[i]), frame[6:12].hex(":"), info)
-                )
+                sender = frame[6:12].hex(":")
+                self.inspector.remember_discovery(float(d.batch.ts[i]), sender, info)
 
     # -- settling and counting --------------------------------------------------------
     def _ready(self, flow: FlowState, now: float) -> bool:
@@ -184,21 +184,24 @@ class Pipeline:
         self._unsettled.pop(flow.uid, None)
         flow.device_label, flow.vendor_label = self.devices.labels(flow.device)
         key = (flow.device_label, flow.vendor_label, flow.verdict)
+        flow.count_keys = (key, (*key, "out"), (*key, "in"))
         self.counters.flows[key] += 1
         self._count(flow, flow.orig_pkts, flow.orig_bytes, flow.resp_pkts, flow.resp_bytes)
         self._raise_findings(flow)
 
     def _count(self, flow: FlowState, op: int, ob: int, rp: int, rb: int) -> None:
         c = self.counters
-        dev, vendor, verdict = flow.device_label, flow.vendor_label, flow.verdict
-        c.packets[(dev, vendor, verdict)] += op + rp
-        device_is_orig = flow.device == flow.orig_addr
-        out_b, in_b = (ob, rb) if device_is_orig else (rb, ob)
-        c.bytes[(dev, vendor, verdict, "out")] += out_b
-        c.bytes[(dev, vendor, verdict, "in")] += in_b
-        sent = op if device_is_orig else rp
-        if sent and dev != "outside":
-            c.device_last_seen[dev] = max(c.device_last_seen.get(dev, 0.0), flow.last_ts)
+        keys = flow.count_keys
+        c.packets[keys[0]] += op + rp
+        if flow.device == flow.orig_addr:
+            out_b, in_b, sent = ob, rb, op
+        else:
+            out_b, in_b, sent = rb, ob, rp
+        c.bytes[keys[1]] += out_b
+        c.bytes[keys[2]] += in_b
+        dev = flow.device_label
+        if sent and dev != "outside" and c.device_last_seen.get(dev, 0.0) < flow.last_ts:
+            c.device_last_seen[dev] = flow.last_ts
 
     def _raise_findings(self, flow: FlowState) -> None:
         for kind, name, endpoint in self.classifier.findings(flow):

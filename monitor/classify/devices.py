@@ -24,6 +24,7 @@ class DeviceBook:
     catalog: VendorCatalog
     devices: dict[str, DeviceSummary] = field(default_factory=dict)
     _labels: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _mac_done: set[str] = field(default_factory=set)
 
     def get(self, ip: str) -> DeviceSummary:
         """The summary for ``ip``, created (from the inventory when listed) on first use."""
@@ -41,6 +42,9 @@ class DeviceBook:
 
     def learn_mac(self, ip: str, mac: str) -> None:
         """Remember the MAC a closed-network host sends from (first one wins)."""
+        if ip in self._mac_done:
+            return
+        self._mac_done.add(ip)
         if not self.policy.is_closed(ip):
             return
         dev = self.get(ip)

@@ -7,6 +7,7 @@ flow, a name in the :class:`NameCache`, or a fact about a device.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from monitor.classify.catalog import VendorCatalog
@@ -20,6 +21,8 @@ DNS_PORTS = frozenset({53, 5353, 5355})
 DISCOVERY_PORTS = frozenset({37020, 37810, 5050, 3702, 34569, 5353, 1900})
 SLOW_PATH_PORTS = (53, 5353, 5355, 1900, 3702, 37020, 37810, 5050, 5351, 34569, 67, 68)
 TLS_BUFFER_LIMIT = 16384
+DISCOVERY_MEMO_LIMIT = 4096
+DISCOVERY_INTERVAL = 60.0  # seconds of packet time between dissections per sender and port
 
 
 @dataclass(slots=True)
@@ -28,10 +31,13 @@ class Inspector:
 
     catalog: VendorCatalog
     names: NameCache
-    discoveries: list[tuple[float, str, DiscoveryInfo]] = field(default_factory=list)
+    discoveries: dict[tuple[str, str], tuple[float, DiscoveryInfo]] = field(default_factory=dict)
     name_log: list[tuple[str, str, str]] = field(default_factory=list)
     keep_name_log: bool = False
     errors: int = 0
+    discoveries_dropped: int = 0
+    _discovery_next: dict[tuple[str, int], float] = field(default_factory=dict)
+    _discovery_memo: dict[tuple[int, bytes], DiscoveryInfo | None] = field(default_factory=dict)
 
     def inspect(
         self, flow: FlowState, payload: bytes, ts: float, from_orig: bool, sport: int, dport: int
@@ -58,13 +64,13 @@ class Inspector:
         dport: int,
     ) -> None:
         for port in (dport, sport):
-            if port in DISCOVERY_PORTS:
-                info = dissect_discovery(port, payload)
+            if port in DISCOVERY_PORTS and self._discovery_due(src, port, ts):
+                info = self._discovery(port, payload)
                 if info is not None:
-                    self.discoveries.append((ts, src, info))
+                    self.remember_discovery(ts, src, info)
                     flow.observations.append(Observation(ts, "discovery", info.protocol))
                 break
-        if dport == 1900 or sport == 1900:
+        if dport == 1900 and payload.startswith(b"M-SEARCH"):
             msg = upnp.parse_ssdp(payload)
             if msg is not None and upnp.is_igd_search(msg):
                 flow.observations.append(Observation(ts, "igd_search", msg.st or msg.nt or ""))
@@ -81,11 +87,42 @@ class Inspector:
         if from_orig:
             self._signature(flow, payload, ts)
 
+    def remember_discovery(self, ts: float, sender: str, info: DiscoveryInfo) -> None:
+        """Keep the latest announcement per (sender, protocol); bounded like every cache."""
+        key = (sender, info.protocol)
+        if key not in self.discoveries and len(self.discoveries) >= DISCOVERY_MEMO_LIMIT * 4:
+            self.discoveries_dropped += 1
+            return
+        self.discoveries[key] = (ts, info)
+
+    def _discovery_due(self, sender: str, port: int, ts: float) -> bool:
+        """Dissect one announcement per sender and port per minute: they repeat."""
+        key = (sender, port)
+        due = self._discovery_next.get(key, 0.0) <= ts
+        if due:
+            if len(self._discovery_next) >= DISCOVERY_MEMO_LIMIT * 4:
+                self._discovery_next.clear()
+            self._discovery_next[key] = ts + DISCOVERY_INTERVAL
+        return due
+
+    def _discovery(self, port: int, payload: bytes) -> DiscoveryInfo | None:
+        """Dissect a discovery payload once; announcements repeat byte for byte."""
+        memo_key = (port, payload)
+        if memo_key in self._discovery_memo:
+            return self._discovery_memo[memo_key]
+        info = dissect_discovery(port, payload)
+        if len(self._discovery_memo) >= DISCOVERY_MEMO_LIMIT:
+            self._discovery_memo.clear()
+        self._discovery_memo[memo_key] = info
+        return info
+
     def _tcp(self, flow: FlowState, payload: bytes, ts: float, from_orig: bool) -> None:
         if flow.resp_port == 53 or flow.orig_port == 53:
             for msg in dns.parse_dns_tcp(payload):
                 self._dns_message(flow, msg, ts)
         if not from_orig:
+            if not payload.startswith((b"HTTP/", b"RTSP/")):
+                return
             resp = http.parse_http_response(payload)
             if resp is not None and resp.server:
                 flow.observations.append(Observation(ts, "server_banner", resp.server))
@@ -124,6 +161,8 @@ class Inspector:
             flow.observations.append(Observation(ts, "signature", endpoint.name, endpoint.vendor))
 
     def _name(self, flow: FlowState, ts: float, what: str, name: str) -> None:
+        if _is_ip_literal(name):
+            return  # "Host: 10.20.0.1:49152" names nothing
         flow.observations.append(Observation(ts, what, name))
         if self.keep_name_log:
             self.name_log.append((what, name, flow.uid))
@@ -151,3 +190,11 @@ class Inspector:
                 self.name_log.append(("dns_answer", a.name, a.value))
             if a.rtype in (1, 28):
                 self.names.learn(a.value, a.name, query or a.name, a.ttl, ts)
+
+
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True

@@ -11,7 +11,6 @@ from monitor.config import Policy
 from monitor.pipeline import PipelineSettings
 from monitor.replay import run_replay, write_evidence
 from monitor.report import write_report
-from monitor.report.flows_table import write_flows
 from monitor.report.json_report import write_json
 from monitor.report.markdown import render_markdown
 from monitor.report.openmetrics import write_openmetrics
@@ -47,6 +46,8 @@ def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineS
     if args.report:
         write_report(result, args.report)
     if args.flows:
+        from monitor.report.flows_table import write_flows  # pandas loads only when asked
+
         write_flows(result.flows, args.flows)
     if args.evidence:
         written = write_evidence(run, args.pcaps, args.evidence)

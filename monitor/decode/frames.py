@@ -72,10 +72,8 @@ class DecodedBatch:
 def _gather(arr: npt.NDArray[np.uint8], starts: I64, width: int) -> npt.NDArray[np.uint8]:
     """Bytes ``arr[s : s + width]`` for every start, as an (n, width) matrix."""
     idx = starts[:, None] + np.arange(width, dtype=np.int64)
-    if idx.size and int(idx.max()) >= arr.shape[0]:
-        np.minimum(idx, arr.shape[0] - 1, out=idx)
-    if idx.size and int(idx.min()) < 0:
-        np.maximum(idx, 0, out=idx)
+    if starts.size and (int(starts.max()) + width > arr.shape[0] or int(starts.min()) < 0):
+        np.clip(idx, 0, arr.shape[0] - 1, out=idx)  # only the bytes past the end move
     return arr[idx]
 
 
@@ -114,13 +112,13 @@ def _ethernet(arr: npt.NDArray[np.uint8], off: I64, caplen: I64) -> tuple[I64, I
     etype = _be16(h, 0)
     l3 = off + 14
     for _ in range(3):
-        tagged = np.isin(etype, ETH_VLAN)
+        tagged = (etype == 0x8100) | (etype == 0x88A8) | (etype == 0x9100)
         if not tagged.any():
             break
         inner = _be16(_gather(arr, l3 + 2, 2), 0)
         etype = np.where(tagged, inner, etype)
         l3 = np.where(tagged, l3 + 4, l3)
-    mpls = np.isin(etype, ETH_MPLS)
+    mpls = (etype == 0x8847) | (etype == 0x8848)
     if mpls.any():
         for _ in range(4):
             bottom = (_gather(arr, l3 + 2, 1)[:, 0] & 1).astype(np.bool_)
@@ -147,21 +145,28 @@ def decode_batch(batch: FrameBatch) -> DecodedBatch:
     n = len(batch)
     l3, etype, link_ok = _link_layer(batch, arr)
     frame_end = batch.offset + batch.caplen
-    h = _gather(arr, l3, 40)
+    h = _gather(arr, l3, 20)
     version = (h[:, 0] >> 4).astype(np.uint8)
     v4 = link_ok & (etype == ETH_IPV4) & (version == 4) & (l3 + 20 <= frame_end)
     v6 = link_ok & (etype == ETH_IPV6) & (version == 6) & (l3 + 40 <= frame_end)
 
     ihl = (h[:, 0] & 0x0F).astype(np.int64) * 4
     v4 &= ihl >= 20
-    frag_field = _be16(h, 6)
-    v4_frag = v4 & ((frag_field & 0x1FFF) != 0)
-    ip_end = np.where(v4, l3 + _be16(h, 2), l3 + 40 + _be16(h, 4))
-    l4 = np.where(v4, l3 + ihl, l3 + 40)
-    proto = np.where(v4, h[:, 9], h[:, 6]).astype(np.int64)
-    src_key, dst_key = _address_keys(h, v4, v6)
+    v4_frag = v4 & ((_be16(h, 6) & 0x1FFF) != 0)
+    ip_end = l3 + _be16(h, 2)
+    l4 = l3 + ihl
+    proto = h[:, 9].astype(np.int64)
+    src_key, dst_key = _address_keys(h, v4)
     v6_frag = np.zeros(n, dtype=np.bool_)
     if v6.any():
+        rows = np.flatnonzero(v6)
+        h6 = _gather(arr, l3[rows], 40)
+        ip_end[rows] = l3[rows] + 40 + _be16(h6, 4)
+        l4[rows] = l3[rows] + 40
+        proto[rows] = h6[:, 6]
+        w = np.ascontiguousarray(h6[:, 8:40]).view(">u8").astype(np.uint64)
+        src_key[rows] = _fold(w[:, 0], w[:, 1])
+        dst_key[rows] = _fold(w[:, 2], w[:, 3])
         l4, proto, v6_frag = _skip_ipv6_extensions(arr, l4, proto, v6)
 
     ip = v4 | v6
@@ -203,19 +208,11 @@ def decode_batch(batch: FrameBatch) -> DecodedBatch:
     )
 
 
-def _address_keys(h: npt.NDArray[np.uint8], v4: Bool, v6: Bool) -> tuple[U64, U64]:
-    """Fold source and destination addresses into uint64 keys (exact for IPv4)."""
-    n = h.shape[0]
-    src = np.zeros(n, dtype=np.uint64)
-    dst = np.zeros(n, dtype=np.uint64)
-    if v4.any():
-        a = np.ascontiguousarray(h[:, 12:20]).view(">u4").astype(np.uint64)
-        src = np.where(v4, a[:, 0] | V4_TAG, src)
-        dst = np.where(v4, a[:, 1] | V4_TAG, dst)
-    if v6.any():
-        w = np.ascontiguousarray(h[:, 8:40]).view(">u8").astype(np.uint64)
-        src = np.where(v6, _fold(w[:, 0], w[:, 1]), src)
-        dst = np.where(v6, _fold(w[:, 2], w[:, 3]), dst)
+def _address_keys(h: npt.NDArray[np.uint8], v4: Bool) -> tuple[U64, U64]:
+    """IPv4 source and destination as tagged uint64 keys (zero for other frames)."""
+    a = np.ascontiguousarray(h[:, 12:20]).view(">u4").astype(np.uint64)
+    src = np.where(v4, a[:, 0] | V4_TAG, np.uint64(0))
+    dst = np.where(v4, a[:, 1] | V4_TAG, np.uint64(0))
     return src, dst
 
 

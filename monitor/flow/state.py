@@ -56,6 +56,7 @@ class FlowState:
     vendor: str | None = None
     endpoint: str | None = None
     reasons: list[str] = field(default_factory=list)
+    count_keys: tuple[tuple[str, ...], ...] = ()
     finding_kinds: list[str] = field(default_factory=list)
     finding_details: list[tuple[str | None, str | None]] = field(default_factory=list)
 
