@@ -119,4 +119,28 @@ CONTRACT_METRICS: tuple[MetricSpec, ...] = (
     FLOW_TABLE_EVICTIONS,
     LAST_PACKET,
 )
-ALL_METRICS: tuple[MetricSpec, ...] = (*CONTRACT_METRICS, DECODE_ERRORS)
+
+# Exported by the live sensor only (``replay`` has no process or config reload to report).
+BUILD_INFO = MetricSpec(
+    "cctv_build_info",
+    "gauge",
+    "Always 1; the version label carries the running cctv-monitor version.",
+    ("site", "version"),
+)
+CONFIG_RELOAD_OK = MetricSpec(
+    "cctv_config_last_reload_successful",
+    "gauge",
+    "1 when the last load of the site policy succeeded, 0 when it failed.",
+    ("site",),
+)
+CONFIG_RELOAD_TIME = MetricSpec(
+    "cctv_config_last_reload_success_timestamp_seconds",
+    "gauge",
+    "Wall-clock time of the last successful load of the site policy.",
+    ("site",),
+)
+
+SENSOR_METRICS: tuple[MetricSpec, ...] = (BUILD_INFO, CONFIG_RELOAD_OK, CONFIG_RELOAD_TIME)
+# What a replay can know (written by --metrics-out); the live sensor adds SENSOR_METRICS.
+REPLAY_METRICS: tuple[MetricSpec, ...] = (*CONTRACT_METRICS, DECODE_ERRORS)
+ALL_METRICS: tuple[MetricSpec, ...] = (*REPLAY_METRICS, *SENSOR_METRICS)

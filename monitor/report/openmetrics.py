@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from monitor.counters import Snapshot
-from monitor.metrics import ALL_METRICS, MetricSpec
+from monitor.metrics import REPLAY_METRICS, MetricSpec
 from monitor.snapshot_samples import LabelPairs, iter_samples
 
 # series label pairs -> {timestamp in ms: value}; one per family name
@@ -22,7 +22,7 @@ def write_openmetrics(snapshots: list[Snapshot], site: str, fp: TextIO) -> None:
     millisecond the later one wins, so no series repeats a timestamp.
     """
     families = _collect(snapshots, site)
-    for spec in ALL_METRICS:
+    for spec in REPLAY_METRICS:
         _write_family(fp, spec, families.get(spec.name, {}))
     fp.write("# EOF\n")
 

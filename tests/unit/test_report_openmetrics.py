@@ -64,7 +64,7 @@ def _growing_snapshots() -> list[Snapshot]:
 def test_iter_samples_maps_every_counter_field() -> None:
     snap = Snapshot(site="other", ts=T0, counters=_full_counters())
     samples = list(iter_samples(snap, site=SITE))
-    assert [spec for spec, _, _ in samples] == list(m.ALL_METRICS)
+    assert [spec for spec, _, _ in samples] == list(m.REPLAY_METRICS)
     by_name = {spec.name: (dict(labels), value) for spec, labels, value in samples}
     assert by_name["cctv_bytes_total"] == (
         {"site": SITE, "device": "cam-1", "vendor": "hikvision", "verdict": "vendor_cloud",
@@ -95,7 +95,7 @@ def test_iter_samples_uses_snapshot_site_and_rejects_bad_keys() -> None:
 def test_families_in_catalog_order_with_counter_naming() -> None:
     text = _series([Snapshot(site="", ts=T0, counters=_full_counters())])
     types = [line.split()[2:] for line in text.splitlines() if line.startswith("# TYPE")]
-    assert types == [[family_name(s), s.kind] for s in m.ALL_METRICS]
+    assert types == [[family_name(s), s.kind] for s in m.REPLAY_METRICS]
     assert "# TYPE cctv_packets counter" in text
     assert "# TYPE cctv_devices gauge" in text
     assert 'cctv_packets_total{site="hamburg-hansaplatz",device="cam-1",' in text
@@ -130,7 +130,7 @@ def test_parses_as_openmetrics_with_escaped_labels() -> None:
     c.devices[('odd"vendor\\', "line\nbreak")] = 1
     snaps = [Snapshot(site="", ts=T0, counters=c), Snapshot(site="", ts=T0 + 30, counters=c)]
     families = {f.name: f for f in text_string_to_metric_families(_series(snaps))}
-    assert list(families) == [family_name(s) for s in m.ALL_METRICS]
+    assert list(families) == [family_name(s) for s in m.REPLAY_METRICS]
     assert families["cctv_packets"].type == "counter"
     assert families["cctv_packets"].samples[0].name == "cctv_packets_total"
     odd = [s for s in families["cctv_devices"].samples if s.labels["role"] == "line\nbreak"]
