@@ -1,0 +1,39 @@
+"""Site policy (CONTRACT.md §2): strict YAML loading that names file, line and key, fast lookups."""
+
+from monitor.config.loader import load_policy
+from monitor.config.policy import (
+    CACHE_MAX,
+    DEFAULT_CLOSED,
+    PROTOS,
+    ROLES,
+    SERVICE_KINDS,
+    AllowRule,
+    DeviceEntry,
+    Network,
+    Policy,
+    Services,
+    addr_key,
+    default_policy,
+    describe_policy,
+    fmt_net,
+    net_key,
+)
+
+__all__ = [
+    "CACHE_MAX",
+    "DEFAULT_CLOSED",
+    "PROTOS",
+    "ROLES",
+    "SERVICE_KINDS",
+    "AllowRule",
+    "DeviceEntry",
+    "Network",
+    "Policy",
+    "Services",
+    "addr_key",
+    "default_policy",
+    "describe_policy",
+    "fmt_net",
+    "load_policy",
+    "net_key",
+]
