@@ -1,0 +1,307 @@
+"""Pure-Python streaming pcapng reader: sections, interfaces and packet blocks to FrameBatches.
+
+Handles Section Header Blocks of either byte order (and several sections per file),
+Interface Description Blocks (link type, snaplen, ``if_tsresol`` in both its decimal and
+power-of-two forms, ``if_tsoffset``), Enhanced, Simple and obsolete Packet Blocks; every
+other block is skipped. Interfaces may differ in link type: a batch never mixes them, it
+is cut wherever the link type changes.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.capture.pcapfile import ChunkedReader, gather_u32, record_error
+from monitor.model import FrameBatch, InputSummary
+
+BT_SHB = 0x0A0D0D0A
+BT_IDB = 0x00000001
+BT_PB = 0x00000002
+BT_SPB = 0x00000003
+BT_EPB = 0x00000006
+BOM_LITTLE = b"\x4d\x3c\x2b\x1a"
+BOM_BIG = b"\x1a\x2b\x3c\x4d"
+OPT_IF_TSRESOL = 9
+OPT_IF_TSOFFSET = 14
+BLOCK_HEADER_LEN = 12  # type, length, trailing length
+MAX_BLOCK_LEN = 16 * 1024 * 1024 + 4096  # Wireshark's ceiling, plus room for options
+
+_GO, _NEED, _FULL, _SWITCH, _STOP = range(5)
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+# Smallest possible length of each block type this reader decodes.
+_MIN_LEN = {BT_SHB: 28, BT_IDB: 20, BT_PB: 32, BT_SPB: 16, BT_EPB: 32}
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    """What an IDB says about the packets that name it."""
+
+    linktype: int
+    snaplen: int
+    units: int = 1_000_000  # timestamp ticks per second
+    offset: int = 0  # seconds added to every timestamp
+
+
+def pcapng_byteorder(head: bytes) -> str | None:
+    """``"<"`` or ``">"`` from the first 12 bytes of a section, None if they are not one."""
+    if len(head) < 12 or head[:4] != b"\x0a\x0d\x0d\x0a":
+        return None
+    return {BOM_LITTLE: "<", BOM_BIG: ">"}.get(head[8:12])
+
+
+def _tsresol_units(v: int) -> int | None:
+    """Ticks per second for an ``if_tsresol`` byte; None when no uint64 clock could hold it."""
+    if v & 0x80:
+        return 2 ** (v & 0x7F) if (v & 0x7F) <= 63 else None
+    return 10**v if v <= 19 else None
+
+
+def parse_idb(body: bytes, order: str) -> Interface:
+    """Decode an IDB body (everything between block length and trailing length)."""
+    linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", body, 0)
+    units, offset = 1_000_000, 0
+    p = 8
+    while p + 4 <= len(body):
+        code, length = struct.unpack_from(order + "HH", body, p)
+        if code == 0:
+            break
+        value = body[p + 4 : p + 4 + length]
+        if code == OPT_IF_TSRESOL and length >= 1:
+            units = _tsresol_units(value[0]) or units
+        elif code == OPT_IF_TSOFFSET and length >= 8:
+            offset = struct.unpack_from(order + "q", value)[0]
+        p += 4 + ((length + 3) & ~3)
+    return Interface(linktype, snaplen, units, offset)
+
+
+class PcapngStreamReader:
+    """Streams the packets of a pcapng stream as FrameBatches of one link type each.
+
+    Enhanced Packet Blocks take a fast lane: the loop only notes where each block is,
+    and its fields are gathered for the whole batch at once. Simple and obsolete Packet
+    Blocks go through a slower general path; the two never share a batch.
+    """
+
+    def __init__(
+        self,
+        fobj: BinaryIO,
+        *,
+        name: str,
+        source: int,
+        batch_size: int,
+        sink: InputSummary,
+        initial: bytes = b"",
+    ) -> None:
+        self.name = name
+        self.source = source
+        self.batch_size = max(1, batch_size)
+        self.sink = sink
+        self.window = ChunkedReader(fobj, 0, initial)
+        self.interfaces: list[Interface] = []
+        self._set_order("<")
+        self.last_ts = 0.0  # what a Simple Packet Block (no timestamp of its own) gets
+        self._need = BLOCK_HEADER_LEN
+        self._skipped = 0
+        self._reset_pending(-1)
+
+    def _set_order(self, order: str) -> None:
+        self.order = order
+        self._head = struct.Struct(order + "6I").unpack_from  # type, length, EPB fields
+
+    def _reset_pending(self, linktype: int) -> None:
+        self.p_linktype = linktype
+        self.p_epb: list[int] = []  # positions of Enhanced Packet Blocks in the window
+        self.p_offset: list[int] = []  # the other packet blocks, field by field
+        self.p_caplen: list[int] = []
+        self.p_wirelen: list[int] = []
+        self.p_ts: list[float] = []
+
+    @property
+    def _pending(self) -> int:
+        return len(self.p_epb) + len(self.p_offset)
+
+    def batches(self) -> Iterator[FrameBatch]:
+        """Every readable packet, in file order; one link type per batch."""
+        while True:
+            status = self._scan()
+            if self._pending:
+                yield self._flush()
+            if status == _STOP:
+                break
+            if status == _NEED and not self.window.fill(self._need):
+                self._finish()
+                break
+        if self._skipped:
+            message = f"{self.name}: {self._skipped} unreadable packet blocks skipped"
+            record_error(self.sink, message, truncated=False)
+
+    def _scan(self) -> int:
+        """Consume whole blocks from the window until a batch is due or more bytes are."""
+        w = self.window
+        buf, end, head, limit = w.buf, len(w.buf), self._head, self.batch_size
+        epb, linktypes = self.p_epb, [i.linktype for i in self.interfaces]
+        while True:
+            p = w.pos
+            if end - p >= 28 and not self.p_offset:  # the EPB fast lane
+                btype, blen, iface, _hi, _lo, caplen = head(buf, p)
+                if (
+                    btype == BT_EPB
+                    and 32 + caplen <= blen <= end - p
+                    and iface < len(linktypes)
+                    and linktypes[iface] == self.p_linktype
+                ):
+                    epb.append(p)
+                    w.pos = p + blen
+                    if len(epb) >= limit:
+                        return _FULL
+                    continue
+            status = self._next_block(buf, p, end)
+            if status != _GO:
+                return status
+            linktypes = [i.linktype for i in self.interfaces]
+
+    def _next_block(self, buf: bytes, p: int, end: int) -> int:
+        """Frame and handle the block at ``p`` the slow way."""
+        if end - p < BLOCK_HEADER_LEN:
+            self._need = BLOCK_HEADER_LEN
+            return _NEED
+        order = self.order
+        if buf[p : p + 4] == b"\x0a\x0d\x0d\x0a":
+            order = {BOM_LITTLE: "<", BOM_BIG: ">"}.get(buf[p + 8 : p + 12], "")
+            if not order:
+                return self._damaged(p, "a section header with no valid byte-order mark")
+        btype, blen = struct.unpack_from(order + "II", buf, p)
+        if blen < _MIN_LEN.get(btype, BLOCK_HEADER_LEN) or blen % 4 or blen > MAX_BLOCK_LEN:
+            return self._damaged(p, f"a block (type {btype:#x}) claiming {blen} bytes")
+        if end - p < blen:
+            self._need = blen
+            return _NEED
+        status = self._block(btype, buf, p, blen, order)
+        if status == _SWITCH:
+            return _SWITCH
+        self.window.pos = p + blen
+        return _FULL if self._pending >= self.batch_size else _GO
+
+    def _block(self, btype: int, buf: bytes, p: int, blen: int, order: str) -> int:
+        """Handle one complete block; _SWITCH leaves it unconsumed for the next batch."""
+        if btype == BT_EPB:
+            iface, _hi, _lo, caplen = struct.unpack_from(order + "4I", buf, p + 8)
+            if not self._usable(p, blen, iface, 28 + caplen):
+                return _GO
+            if self._start(iface, epb=True) == _SWITCH:
+                return _SWITCH
+            self.p_epb.append(p)
+            return _GO
+        if btype == BT_SPB:
+            (wirelen,) = struct.unpack_from(order + "I", buf, p + 8)
+            snap = self.interfaces[0].snaplen if self.interfaces else 0
+            caplen = min(wirelen, blen - 16, snap or wirelen)
+            return self._slow_packet(p, blen, 0, p + 12, caplen, wirelen, None)
+        if btype == BT_PB:
+            iface, _drops, hi, lo, caplen, wirelen = struct.unpack_from(order + "HH4I", buf, p + 8)
+            return self._slow_packet(p, blen, iface, p + 28, caplen, wirelen, (hi << 32) | lo)
+        if btype == BT_IDB:
+            self.interfaces.append(parse_idb(buf[p + 8 : p + blen - 4], order))
+        elif btype == BT_SHB:
+            if self._pending:
+                return _SWITCH  # the pending packets name this section's interfaces
+            self._set_order(order)
+            self.interfaces = []
+        return _GO
+
+    def _usable(self, p: int, blen: int, iface: int, data_end: int) -> bool:
+        """Whether a packet block names a known interface and holds its data; else skip it."""
+        if iface < len(self.interfaces) and data_end <= blen - 4:
+            return True
+        self._skipped += 1
+        if self._skipped == 1:
+            if iface >= len(self.interfaces):
+                why = f"names interface {iface} but the section has {len(self.interfaces)}"
+            else:
+                why = f"claims {data_end} bytes of header and data in a {blen}-byte block"
+            offset = self.window.base + p
+            message = f"{self.name}: packet block at byte offset {offset} {why}"
+            record_error(self.sink, message, truncated=False)
+        return False
+
+    def _start(self, iface: int, *, epb: bool) -> int:
+        """Make the pending batch take a packet of ``iface``: _SWITCH if it must flush first."""
+        linktype = self.interfaces[iface].linktype
+        other_kind = self.p_offset if epb else self.p_epb
+        if self._pending and (linktype != self.p_linktype or other_kind):
+            return _SWITCH
+        self.p_linktype = linktype
+        return _GO
+
+    def _slow_packet(
+        self, p: int, blen: int, iface: int, data: int, caplen: int, wirelen: int, ticks: int | None
+    ) -> int:
+        """Add a Simple or obsolete Packet Block to the pending batch."""
+        if not self._usable(p, blen, iface, data - p + caplen):
+            return _GO
+        if self._start(iface, epb=False) == _SWITCH:
+            return _SWITCH
+        if ticks is not None:
+            info = self.interfaces[iface]
+            sec, frac = divmod(ticks, info.units)
+            self.last_ts = info.offset + sec + frac / info.units
+        self.p_offset.append(data)
+        self.p_caplen.append(caplen)
+        self.p_wirelen.append(wirelen)
+        self.p_ts.append(self.last_ts)
+        return _GO
+
+    def _flush(self) -> FrameBatch:
+        """The pending packets as one FrameBatch; pending starts over."""
+        if self.p_epb:
+            ts, offset, caplen, wirelen = self._epb_columns()
+        else:
+            ts = np.asarray(self.p_ts, dtype=np.float64)
+            offset = np.asarray(self.p_offset, dtype=np.int64)
+            caplen = np.asarray(self.p_caplen, dtype=np.int64)
+            wirelen = np.asarray(self.p_wirelen, dtype=np.int64)
+        batch = FrameBatch(
+            self.window.buf, ts, offset, caplen, wirelen, self.p_linktype, self.source
+        )
+        self._reset_pending(self.p_linktype)
+        return batch
+
+    def _epb_columns(self) -> tuple[F64, I64, I64, I64]:
+        """Timestamps, data offsets, captured and wire lengths of the pending EPBs."""
+        u8 = np.frombuffer(self.window.buf, dtype=np.uint8)
+        pos = np.asarray(self.p_epb, dtype=np.int64)
+        iface, hi, lo, caplen, wirelen = (
+            gather_u32(u8, pos + k, self.order) for k in range(8, 28, 4)
+        )
+        ticks = (hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)
+        used = self.interfaces
+        units = np.array([i.units for i in used], dtype=np.uint64)[iface]
+        shift = np.array([i.offset for i in used], dtype=np.float64)[iface]
+        sec, frac = np.divmod(ticks, units)
+        ts = shift + sec.astype(np.float64) + frac.astype(np.float64) / units.astype(np.float64)
+        self.last_ts = float(ts[-1])
+        return ts, pos + 28, caplen, wirelen
+
+    def _damaged(self, p: int, what: str) -> int:
+        offset = self.window.base + p
+        record_error(self.sink, f"{self.name}: {what} at byte offset {offset}: stopped reading")
+        return _STOP
+
+    def _finish(self) -> None:
+        """The stream ended: say so if it ended inside a block or on a read error."""
+        w = self.window
+        if w.error is not None:
+            record_error(self.sink, f"{self.name}: read error at byte offset {w.offset}: {w.error}")
+        elif w.available:
+            record_error(
+                self.sink,
+                f"{self.name}: cut short in the middle of a block at byte offset "
+                f"{w.offset} ({w.available} of {self._need} bytes present)",
+            )

@@ -1,0 +1,187 @@
+"""Every real capture in shared/pcaps-real reads as Wireshark's tools read it.
+
+Packet counts, summed wire lengths and first/last timestamps are compared with
+``capinfos`` and ``tshark``. Without those tools the tests skip, except under CI
+(``CI=true``), where a missing tool is a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from monitor.capture.offline import OfflineSource
+from monitor.capture.writer import open_capture_writer
+from monitor.model import FrameBatch
+
+PCAPS = Path(__file__).parents[2] / ".." / "shared" / "pcaps-real"
+FILES = sorted(p.name for p in PCAPS.glob("*.pcap*")) if PCAPS.is_dir() else []
+
+pytestmark = [
+    pytest.mark.realpcaps,
+    pytest.mark.tools,
+    pytest.mark.skipif(not FILES, reason=f"no real captures at {PCAPS}"),
+]
+
+
+def need(tool: str) -> str:
+    """The tool's path; skip without it (fail under CI)."""
+    path = shutil.which(tool)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{tool} is required under CI")
+        pytest.skip(f"{tool} not installed")
+    return path
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What Wireshark's tools say about one capture."""
+
+    capinfos_count: int
+    count: int
+    wire_bytes: int
+    first: Decimal | None
+    last: Decimal | None
+
+
+@functools.cache
+def reference(path: Path) -> Reference:
+    """capinfos' packet count and tshark's per-frame lengths and times for ``path``."""
+    info = subprocess.run(
+        [need("capinfos"), "-c", "-M", str(path)], capture_output=True, text=True, check=False
+    )
+    text = info.stdout + info.stderr
+    found = re.search(r"Number of packets:\s+(\d+)", text) or re.search(
+        r"error occurred after reading (\d+) packets", text
+    )
+    assert found, text
+    fields = ["-e", "frame.len", "-e", "frame.time_epoch"]
+    cmd = [need("tshark"), "-n", "-r", str(path), "--disable-protocol", "ALL", "-T", "fields"]
+    out = subprocess.run(cmd + fields, capture_output=True, text=True, check=False).stdout
+    rows = [line.split("\t") for line in out.splitlines() if line.strip()]
+    times = [Decimal(t) for _, t in rows]
+    return Reference(
+        capinfos_count=int(found.group(1)),
+        count=len(rows),
+        wire_bytes=sum(int(length) for length, _ in rows),
+        first=times[0] if times else None,
+        last=times[-1] if times else None,
+    )
+
+
+def ours(*paths: Path) -> tuple[OfflineSource, list[FrameBatch]]:
+    src = OfflineSource([str(p) for p in paths])
+    return src, list(src.batches())
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_counts_and_wire_bytes_match_wireshark(name: str) -> None:
+    path = PCAPS / name
+    ref = reference(path)
+    src, batches = ours(path)
+    s = src.summaries[0]
+    assert s.packets == sum(len(b) for b in batches)
+    assert s.packets == ref.capinfos_count == ref.count
+    assert s.bytes == ref.wire_bytes
+    assert src.any_readable
+    assert all(len(b.data) >= int((b.offset + b.caplen).max()) for b in batches)
+    cut = "cut-short" in name or "bad-record-length" in name
+    assert s.truncated == cut
+    assert bool(s.errors) == cut
+    assert all(e.startswith(name + ": ") for e in s.errors)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_first_and_last_timestamps_match_tshark(name: str) -> None:
+    ref = reference(PCAPS / name)
+    if ref.first is None or ref.last is None:
+        pytest.skip("no packets")
+    if "." in str(ref.first) and len(str(ref.first).split(".")[1]) > 9:
+        pytest.skip("tshark prints an out-of-range fraction (fuzzed nanosecond field)")
+    src, _ = ours(PCAPS / name)
+    s = src.summaries[0]
+    assert s.first_ts is not None and s.last_ts is not None
+    assert abs(Decimal(repr(s.first_ts)) - ref.first) < Decimal("1.5e-6")
+    assert abs(Decimal(repr(s.last_ts)) - ref.last) < Decimal("1.5e-6")
+
+
+def test_known_damage_is_named_with_its_byte_offset() -> None:
+    bad = "suricataverify_smtp-to-comma_bad-record-length.pcap"
+    src, _ = ours(PCAPS / bad)
+    assert src.summaries[0].errors == [
+        f"{bad}: record at byte offset 3695 claims 3925868813 bytes (snaplen 262144): "
+        "stopped reading"
+    ]
+    cut = "suricataverify_http-mime-truncated_cut-short.pcap"
+    src, _ = ours(PCAPS / cut)
+    assert (
+        src.summaries[0]
+        .errors[0]
+        .startswith(f"{cut}: cut short in the middle of a packet record at byte offset 2715459")
+    )
+
+
+def test_pcapng_that_libpcap_refuses() -> None:
+    src, batches = ours(PCAPS / "zeek_ldap_modify-request_126-idbs.pcapng")
+    assert src.summaries[0].packets == 17 and src.summaries[0].errors == []
+    assert {b.linktype for b in batches} == {1}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ndpi_tls13_unidirectional_client.pcapng",
+        "zeek_pcapng-multi-interface.pcapng",
+        "zeek_http_get.pcap",
+    ],
+)
+def test_nanosecond_pcap_and_gzip_copies(tmp_path: Path, name: str) -> None:
+    """editcap's nanosecond pcap and a gzip copy read like the original, to the microsecond."""
+    editcap = need("editcap")
+    nano = tmp_path / "nano.bin"
+    subprocess.run([editcap, "-F", "nsecpcap", str(PCAPS / name), str(nano)], check=True)
+    packed = tmp_path / "copy.bin"
+    packed.write_bytes(gzip.compress((PCAPS / name).read_bytes()))
+    ref = reference(nano)
+    assert ref.first is not None and ref.last is not None
+    for path, fmt in ((nano, "pcap-ns"), (packed, None)):
+        src, _ = ours(path)
+        s = src.summaries[0]
+        assert fmt is None or s.format == fmt
+        assert (s.packets, s.bytes) == (ref.count, ref.wire_bytes)
+        assert s.first_ts is not None and s.last_ts is not None
+        assert abs(Decimal(repr(s.first_ts)) - ref.first) < Decimal("1.5e-6")
+        assert abs(Decimal(repr(s.last_ts)) - ref.last) < Decimal("1.5e-6")
+
+
+@pytest.mark.parametrize(
+    ("names", "suffix"),
+    [
+        (["zeek_http_get.pcap", "ndpi_tplink_shp.pcap"], ".pcap"),
+        (["ndpi_rtsp.pcap", "zeek_http_get.pcap", "tcpdump_LINKTYPE_RAW_ipv4.pcap"], ".pcapng"),
+    ],
+)
+def test_written_captures_read_back_in_tshark(
+    tmp_path: Path, names: list[str], suffix: str
+) -> None:
+    """Real frames written by our writers are what Wireshark's tools read back."""
+    src, batches = ours(*(PCAPS / n for n in names))
+    out = tmp_path / f"out{suffix}"
+    with open_capture_writer(out, {b.linktype for b in batches}) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+    ref = reference(out)
+    assert ref.count == sum(s.packets for s in src.summaries)
+    assert ref.wire_bytes == sum(s.bytes for s in src.summaries)
+    again, _ = ours(out)
+    assert again.summaries[0].packets == ref.count and again.summaries[0].errors == []
