@@ -118,6 +118,7 @@ class Pipeline:
             if flow.settled:
                 self._raise_findings(flow)
         self.tick(now)
+        self.last_result = result
 
     def _dissect(
         self, d: DecodedBatch, head_mask: np.ndarray, flow_of: Callable[[int], FlowState | None]
@@ -285,3 +286,19 @@ class Pipeline:
                 flow.first_ts if dev.first_ts is None else min(dev.first_ts, flow.first_ts)
             )
             dev.last_ts = flow.last_ts if dev.last_ts is None else max(dev.last_ts, flow.last_ts)
+
+    def flagged_frames(self) -> np.ndarray | None:
+        """Mask of the last processed batch's frames whose flow has raised a finding.
+
+        None when there are none (live evidence capture writes these frames).
+        """
+        result = getattr(self, "last_result", None)
+        if result is None or not result.group_flow:
+            return None
+        flows = result.group_flow
+        flagged = np.fromiter((bool(f.finding_kinds) for f in flows), np.bool_, len(flows))
+        if not flagged.any():
+            return None
+        group = result.frame_group
+        mask: np.ndarray = (group >= 0) & flagged[np.maximum(group, 0)]
+        return mask

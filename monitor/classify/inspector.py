@@ -177,17 +177,22 @@ class Inspector:
         self._dns_message(flow, msg, ts)
 
     def _dns_message(self, flow: FlowState, msg: dns.DnsMessage, ts: float) -> None:
-        if not msg.is_response:
-            for q in msg.questions:
+        """Queries become observations; answers teach the name cache (A/AAAA only)."""
+        asked = bool(flow.observed("dns_query"))
+        for q in msg.questions:
+            if not msg.is_response or not asked:  # a response alone still proves the lookup
                 flow.observations.append(Observation(ts, "dns_query", q.name, str(q.qtype)))
-                if self.keep_name_log:
-                    self.name_log.append(("dns_query", q.name, flow.uid))
+            if self.keep_name_log:
+                self.name_log.append(("dns_query", q.name, flow.uid))
+        if not msg.is_response:
             return
         flow.observations.append(Observation(ts, "dns_response", str(msg.rcode)))
         query = msg.questions[0].name if msg.questions else ""
+        if self.keep_name_log:
+            for rr in (*msg.answers, *msg.authorities, *msg.additionals):
+                if rr.name:  # the root (OPT records) names nothing
+                    self.name_log.append(("dns_answer", rr.name, rr.value))
         for a in msg.answers:
-            if self.keep_name_log:
-                self.name_log.append(("dns_answer", a.name, a.value))
             if a.rtype in (1, 28):
                 self.names.learn(a.value, a.name, query or a.name, a.ttl, ts)
 
