@@ -52,10 +52,29 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--interface", "-i", required=True)
     live.add_argument("--config", metavar="SITE.yaml")
     live.add_argument("--listen", default="127.0.0.1:9108", metavar="ADDR:PORT")
-    live.add_argument("--alerts", metavar="FILE")
-    live.add_argument("--evidence-dir", metavar="DIR")
-    live.add_argument("--bpf", metavar="EXPR")
-    live.add_argument("--workers", type=int, default=1)
+    live.add_argument("--web-config", metavar="FILE", help="TLS / basic auth (exporter-toolkit)")
+    live.add_argument("--alerts", metavar="FILE", help="append findings as JSON lines")
+    live.add_argument(
+        "--throttle",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="one alert line per device, kind and peer per window (default 300)",
+    )
+    live.add_argument("--evidence-dir", metavar="DIR", help="rotating pcaps of flagged flows")
+    live.add_argument("--evidence-max-mib", type=int, default=1024, metavar="MIB")
+    live.add_argument("--evidence-file-mib", type=int, default=64, metavar="MIB")
+    live.add_argument("--bpf", metavar="EXPR", help="extra kernel filter (narrows what is counted)")
+    live.add_argument("--workers", type=int, default=1, help="capture processes (kernel fanout)")
+    live.add_argument("--snaplen", type=int, default=1600, metavar="BYTES")
+    live.add_argument("--buffer-mib", type=int, default=64, metavar="MIB", help="kernel buffer")
+    live.add_argument(
+        "--stale-after",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="cctv_capture_up is 0 after this long without a packet (default 60)",
+    )
     _flow_options(live)
 
     c = sub.add_parser("check-config", help="validate a site policy and print it")

@@ -7,7 +7,7 @@ empty, something else) gets an error in its summary and no packets; the others g
 
 Plain classic pcap files take the fast path: libpcap (pcapy's ``next_batch``) walks the
 records and the original lengths, which ``next_batch`` does not report, are gathered
-from the record headers through a moving ``mmap`` window. Where libpcap fails or stops
+from the record headers through a moving read window. Where libpcap fails or stops
 early (a damaged record, a file cut short), the pure-Python reader takes over at the
 first record libpcap did not deliver, so every readable packet comes out exactly once.
 """
@@ -15,7 +15,6 @@ first record libpcap did not deliver, so every readable packet comes out exactly
 from __future__ import annotations
 
 import logging
-import mmap
 import os
 import stat
 import zlib
@@ -49,7 +48,7 @@ log = logging.getLogger(__name__)
 
 U8 = npt.NDArray[np.uint8]
 GZIP_MAGIC = b"\x1f\x8b"
-WINDOW_BYTES = 64 << 20
+WINDOW_BYTES = 16 << 20
 # libpcap rewrites pseudo-headers of these link types in byte-swapped (and for 220 in
 # any) files; they take the pure-Python path so the frame bytes are always as stored.
 _PSEUDO_HEADER_LINKTYPES = frozenset({113, 189, 220, 239, 276})
@@ -239,10 +238,10 @@ def _pcap_header(head: bytes, name: str, sink: InputSummary) -> PcapHeader | Non
 
 
 class FileWindow:
-    """A read-only map of the part of a file being read, moved forward as reading goes.
+    """The part of a file being read, in a reused buffer moved forward as reading goes.
 
-    Mapped with MAP_POPULATE where the platform has it: faulting pages in one by one
-    during the gather would cost more than the gather itself.
+    Read with ``preadv`` (a plain copy from the page cache) rather than mapped: mapping
+    and populating windows cost several times more than copying them on large files.
     """
 
     def __init__(self, fileno: int, size: int, span: int | None = None) -> None:
@@ -250,29 +249,27 @@ class FileWindow:
         self.size = size
         self.span = span or WINDOW_BYTES
         self.base = 0
+        self._buf = bytearray(0)
         self.u8: U8 = np.empty(0, dtype=np.uint8)
-        self._map: mmap.mmap | None = None
 
     def bytes_for(self, start: int, stop: int) -> tuple[U8, int]:
         """An array holding file bytes ``start:stop`` and the file offset of its first byte."""
         if start < self.base or stop > self.base + len(self.u8):
-            self._remap(start, stop)
+            self._refill(start, stop)
         return self.u8, self.base
 
-    def _remap(self, start: int, stop: int) -> None:
-        self.close()
-        base = start - start % mmap.ALLOCATIONGRANULARITY
-        length = min(self.size, max(stop, base + self.span)) - base
-        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-        self._map = mmap.mmap(self.fileno, length, flags=flags, prot=mmap.PROT_READ, offset=base)
-        self.u8, self.base = np.frombuffer(self._map, dtype=np.uint8), base
+    def _refill(self, start: int, stop: int) -> None:
+        length = min(self.size, max(stop, start + self.span)) - start
+        if len(self._buf) < length:
+            self.u8 = np.empty(0, dtype=np.uint8)  # drop the export before resizing
+            self._buf = bytearray(length)
+        got = os.preadv(self.fileno, [memoryview(self._buf)[:length]], start)
+        self.u8, self.base = np.frombuffer(self._buf, dtype=np.uint8, count=got), start
 
     def close(self) -> None:
-        """Unmap (the array export is dropped first, or the map could not close)."""
+        """Release the buffer."""
         self.u8 = np.empty(0, dtype=np.uint8)
-        if self._map is not None:
-            self._map.close()
-            self._map = None
+        self._buf = bytearray(0)
 
 
 class _LibpcapWalk:
