@@ -22,7 +22,7 @@ DISCOVERY_PORTS = frozenset({37020, 37810, 5050, 3702, 34569, 5353, 1900})
 SLOW_PATH_PORTS = (53, 5353, 5355, 1900, 3702, 37020, 37810, 5050, 5351, 34569, 67, 68)
 TLS_BUFFER_LIMIT = 16384
 DISCOVERY_MEMO_LIMIT = 4096
-DISCOVERY_INTERVAL = 60.0  # seconds of packet time between dissections per sender and port
+DISCOVERY_INTERVAL = 300.0  # seconds of packet time between dissections per sender and port
 
 
 @dataclass(slots=True)
@@ -37,6 +37,7 @@ class Inspector:
     errors: int = 0
     discoveries_dropped: int = 0
     _discovery_next: dict[tuple[str, int], float] = field(default_factory=dict)
+    _dns_memo: dict[bytes, dns.DnsMessage] = field(default_factory=dict)
     _discovery_memo: dict[tuple[int, bytes], DiscoveryInfo | None] = field(default_factory=dict)
 
     def inspect(
@@ -96,7 +97,7 @@ class Inspector:
         self.discoveries[key] = (ts, info)
 
     def _discovery_due(self, sender: str, port: int, ts: float) -> bool:
-        """Dissect one announcement per sender and port per minute: they repeat."""
+        """Dissect one announcement per sender and port per 5 minutes: they repeat."""
         key = (sender, port)
         due = self._discovery_next.get(key, 0.0) <= ts
         if due:
@@ -170,7 +171,14 @@ class Inspector:
     def _dns(self, flow: FlowState, payload: bytes, ts: float) -> None:
         if flow.proto != IPPROTO_UDP:
             return
-        msg = dns.parse_dns(payload)
+        key = payload[2:]  # repeated lookups differ only in their ID
+        msg = self._dns_memo.get(key)
+        if msg is None:
+            msg = dns.parse_dns(payload)
+            if len(self._dns_memo) >= DISCOVERY_MEMO_LIMIT:
+                self._dns_memo.clear()
+            if msg is not None:
+                self._dns_memo[key] = msg
         if msg is None:
             self.errors += 1
             return
