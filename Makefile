@@ -52,6 +52,17 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# History from a capture: replay with --metrics-out, backfill into a Prometheus TSDB.
+PCAP   ?= $(SAMPLES)
+CONFIG ?= pcaps/site.yaml
+backfill: setup system-deps
+	@mkdir -p out
+	$(BIN)/cctv-monitor replay $(PCAP) --config $(CONFIG) --no-progress --json \
+	  --metrics-out out/backfill.om > out/backfill-report.json; \
+	status=$$?; [ $$status -le 1 ] || exit $$status
+	rm -rf out/tsdb && promtool tsdb create-blocks-from openmetrics out/backfill.om out/tsdb
+	@echo "TSDB in out/tsdb: prometheus --storage.tsdb.path=out/tsdb --config.file=dashboards/prometheus/prometheus.example.yml"
+
 bench: setup
 	$(BIN)/python bench/make_capture.py
 	$(BIN)/python bench/run_replay.py
