@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from monitor.capture.merge import slice_batch
 from monitor.capture.offline import OfflineSource
 from monitor.capture.writer import open_capture_writer
 from monitor.classify.catalog import VendorCatalog
 from monitor.config import Policy
 from monitor.decode.frames import decode_batch
 from monitor.flow.key import flow_keys
-from monitor.model import AuditResult
+from monitor.model import AuditResult, FrameBatch
 from monitor.pipeline import Pipeline, PipelineSettings
 
 Progress = Callable[[int, int, float], None]  # packets, bytes, seconds elapsed
@@ -43,9 +44,11 @@ def run_replay(
     linktypes: set[int] = set()
     started = time.monotonic()
     last_report = started
-    for batch in source.batches():
-        linktypes.add(batch.linktype)
-        pipe.process(batch)
+    interval = pipe.settings.snapshot_seconds
+    for whole in source.batches():
+        linktypes.add(whole.linktype)
+        for batch in _split_at_ticks(whole, interval):
+            pipe.process(batch)
         if progress is not None and time.monotonic() - last_report > 0.5:
             last_report = time.monotonic()
             progress(pipe.packets, pipe.bytes, last_report - started)
@@ -66,6 +69,22 @@ def run_replay(
         readable=source.any_readable,
     )
     return ReplayRun(result, pipe, linktypes)
+
+
+def _split_at_ticks(batch: FrameBatch, interval: float | None) -> Iterator[FrameBatch]:
+    """Cut a batch where packet time crosses a multiple of ``interval``, so metric
+    snapshots land on their tick even when one batch spans minutes of a quiet capture."""
+    if not interval or len(batch) == 0:
+        yield batch
+        return
+    first, last = float(batch.ts[0]), float(batch.ts[-1])
+    ticks = np.arange((first // interval + 1) * interval, last, interval)
+    cuts = np.searchsorted(batch.ts, ticks, side="left").tolist() if ticks.size else []
+    start = 0
+    for cut in [*cuts, len(batch)]:
+        if cut > start:
+            yield slice_batch(batch, start, cut)
+            start = cut
 
 
 def _ip_sort_key(ip: str) -> tuple[int, str]:
