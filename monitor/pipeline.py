@@ -105,14 +105,11 @@ class Pipeline:
             self._end(flow, reason)
         touched = self._dissect(d, result.head_mask, result.flow_of)
         now = float(batch.ts.max())
-        for t in result.touches:
-            flow = t.flow
-            if t.new:
-                self.flow_count += 1
-                self._unsettled[flow.uid] = flow
-            if flow.settled:
-                self._count(flow, t.orig_pkts, t.orig_bytes, t.resp_pkts, t.resp_bytes)
-            elif self._ready(flow, now):
+        for flow in result.new:
+            self.flow_count += 1
+            self._unsettled[flow.uid] = flow
+        for flow in result.pending:
+            if not flow.settled and self._ready(flow, now):
                 self._settle(flow)
         for flow in touched:
             if flow.settled:
@@ -187,17 +184,27 @@ class Pipeline:
         key = (flow.device_label, flow.vendor_label, flow.verdict)
         flow.count_keys = (key, (*key, "out"), (*key, "in"))
         self.counters.flows[key] += 1
-        self._count(flow, flow.orig_pkts, flow.orig_bytes, flow.resp_pkts, flow.resp_bytes)
+        self._commit(flow)
         self._raise_findings(flow)
 
-    def _count(self, flow: FlowState, op: int, ob: int, rp: int, rb: int) -> None:
+    def _commit(self, flow: FlowState) -> None:
+        """Move what a settled flow carried since its last commit into the counters.
+
+        Counters are brought up to date at settle, snapshot and flow end rather than per
+        batch, so a long video flow costs nothing between scrapes.
+        """
+        op, ob, rp, rb = flow.orig_pkts, flow.orig_bytes, flow.resp_pkts, flow.resp_bytes
+        c0, c1, c2, c3 = flow.committed
+        if op == c0 and rp == c2:
+            return
+        flow.committed = (op, ob, rp, rb)
         c = self.counters
         keys = flow.count_keys
-        c.packets[keys[0]] += op + rp
+        c.packets[keys[0]] += op - c0 + rp - c2
         if flow.device == flow.orig_addr:
-            out_b, in_b, sent = ob, rb, op
+            out_b, in_b, sent = ob - c1, rb - c3, op - c0
         else:
-            out_b, in_b, sent = rb, ob, rp
+            out_b, in_b, sent = rb - c3, ob - c1, rp - c2
         c.bytes[keys[1]] += out_b
         c.bytes[keys[2]] += in_b
         dev = flow.device_label
@@ -244,6 +251,9 @@ class Pipeline:
 
     def snapshot(self) -> Snapshot:
         """The counters now, with the gauges brought up to date."""
+        for flow in self.table.flows.values():
+            if flow.settled:
+                self._commit(flow)
         c = self.counters
         c.flow_table_entries = len(self.table.flows)
         c.flow_table_evictions = self.table.evictions
@@ -256,6 +266,7 @@ class Pipeline:
     def _end(self, flow: FlowState, reason: EndReason) -> None:
         if not flow.settled:
             self._settle(flow)
+        self._commit(flow)
         if self.settings.keep_records:
             self.records.append(make_record(flow, reason))
         if reason == EndReason.ACTIVE_TIMEOUT:

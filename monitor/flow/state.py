@@ -57,6 +57,7 @@ class FlowState:
     endpoint: str | None = None
     reasons: list[str] = field(default_factory=list)
     count_keys: tuple[tuple[str, ...], ...] = ()
+    committed: tuple[int, int, int, int] = (0, 0, 0, 0)  # totals already in the counters
     finding_kinds: list[str] = field(default_factory=list)
     finding_details: list[tuple[str | None, str | None]] = field(default_factory=list)
 

@@ -34,25 +34,15 @@ class FlowSettings:
 
 
 @dataclass(slots=True)
-class Touch:
-    """What one batch changed in one flow: per-direction deltas, and whether it is new."""
-
-    flow: FlowState
-    orig_pkts: int
-    orig_bytes: int
-    resp_pkts: int
-    resp_bytes: int
-    new: bool
-
-
-@dataclass(slots=True)
 class BatchResult:
-    """The flows a batch touched, flows it ended early, and which frames to dissect.
+    """What a batch did: flows it started, flows still waiting for their verdict that it
+    touched, flows it ended early, and which frames to dissect.
 
     ``frame_group[i]`` indexes ``group_flow`` for IP frame ``i`` (-1 for other frames).
     """
 
-    touches: list[Touch]
+    new: list[FlowState]
+    pending: list[FlowState]
     ended: list[tuple[FlowState, EndReason]]
     group_flow: list[FlowState]
     frame_group: I64
@@ -150,38 +140,44 @@ class FlowTable:
         n = len(d.batch)
         head_mask = np.zeros(n, dtype=np.bool_)
         frame_group = np.full(n, -1, dtype=np.int64)
-        touches: list[Touch] = []
+        new: list[FlowState] = []
+        pending: list[FlowState] = []
         ended: list[tuple[FlowState, EndReason]] = []
         group_flow: list[FlowState] = []
         if not d.ip.any():
-            return BatchResult(touches, ended, group_flow, frame_group, head_mask)
+            return BatchResult(new, pending, ended, group_flow, frame_group, head_mask)
         g = _group(d)
         frame_group[g.frames] = g.inverse
         limit = self.settings.head_packets
         for i, key in enumerate(g.keys):
-            flow, new = self._flow_for(key, i, g, d, ended)
+            flow, is_new = self._flow_for(key, i, g, d, ended)
             group_flow.append(flow)
+            if is_new:
+                new.append(flow)
+            if not flow.settled:
+                pending.append(flow)
             if flow.orig_is_low:
-                t = Touch(flow, g.low_pkts[i], g.low_bytes[i], g.high_pkts[i], g.high_bytes[i], new)
+                flow.orig_pkts += g.low_pkts[i]
+                flow.orig_bytes += g.low_bytes[i]
+                flow.resp_pkts += g.high_pkts[i]
+                flow.resp_bytes += g.high_bytes[i]
                 flow.orig_flags |= g.low_flags[i]
                 flow.resp_flags |= g.high_flags[i]
             else:
-                t = Touch(flow, g.high_pkts[i], g.high_bytes[i], g.low_pkts[i], g.low_bytes[i], new)
+                flow.orig_pkts += g.high_pkts[i]
+                flow.orig_bytes += g.high_bytes[i]
+                flow.resp_pkts += g.low_pkts[i]
+                flow.resp_bytes += g.low_bytes[i]
                 flow.orig_flags |= g.high_flags[i]
                 flow.resp_flags |= g.low_flags[i]
-            flow.orig_pkts += t.orig_pkts
-            flow.orig_bytes += t.orig_bytes
-            flow.resp_pkts += t.resp_pkts
-            flow.resp_bytes += t.resp_bytes
-            flow.last_ts = max(flow.last_ts, g.last_ts[i])
-            touches.append(t)
-            budget = limit - flow.head_seen
-            if budget > 0:
-                take = min(budget, int(g.counts[i]))
+            if g.last_ts[i] > flow.last_ts:
+                flow.last_ts = g.last_ts[i]
+            if flow.head_seen < limit:
+                take = min(limit - flow.head_seen, int(g.counts[i]))
                 start = int(g.starts[i])
                 head_mask[g.frames[g.order[start : start + take]]] = True
                 flow.head_seen += take
-        return BatchResult(touches, ended, group_flow, frame_group, head_mask)
+        return BatchResult(new, pending, ended, group_flow, frame_group, head_mask)
 
     def _flow_for(
         self,

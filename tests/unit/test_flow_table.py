@@ -72,7 +72,7 @@ def test_idle_timeout_ends_the_flow_and_a_later_packet_starts_a_new_one() -> Non
     ended = list(table.expire(100.0))
     assert [r for _, r in ended] == [EndReason.IDLE_TIMEOUT]
     res = ingest(table, [E / IP(src=CAM, dst=OUT) / UDP(sport=40000, dport=9999)], [200.0])
-    assert res.touches[0].new and table.created == 2
+    assert res.new and table.created == 2
 
 
 def test_a_gap_longer_than_the_idle_timeout_inside_one_input_splits_the_flow() -> None:
