@@ -1,0 +1,261 @@
+"""Every shipped panel query, recording rule and alert, run by a real Prometheus over history.
+
+The demo capture is replayed with ``--metrics-out`` (a sample every 15 s of packet time),
+backfilled with ``promtool tsdb create-blocks-from openmetrics``, and the recording rules'
+history is backfilled with ``promtool tsdb create-blocks-from rules`` (Prometheus evaluates
+rules only at "now", months after the capture). A ``prometheus`` on loopback then serves that
+TSDB with the shipped ``rules.yml`` and ``alerts.yml`` loaded, and every query goes through
+``/api/v1/query_range`` over the capture's time range: it must succeed, and return data unless
+the allow-lists below say why the capture cannot produce that metric.
+
+Skipped with the reason when ``prometheus`` or ``promtool`` is missing, except under
+``CI=true`` where that fails (Debian package ``prometheus``; ``make system-deps``).
+The helpers live in ``dashboards/promlab.py`` (shared with ``dashboards/render_previews.py``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_promlab() -> ModuleType:
+    if "promlab" in sys.modules:
+        return sys.modules["promlab"]
+    spec = importlib.util.spec_from_file_location("promlab", ROOT / "dashboards" / "promlab.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["promlab"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+promlab = _load_promlab()
+
+pytestmark = [pytest.mark.tools, pytest.mark.slow]
+
+SITE = "demo-hansaplatz"
+DEVICE = "cam-hansa-01"  # has egress, vendor_cloud, vendor_lookup, upnp and inbound findings
+STEP = 15.0  # = --metrics-interval
+# Grafana's variables. $__rate_interval must cover at least 4 sample spacings (Grafana's own
+# rule: max(4 * scrape interval, $__interval + scrape interval)).
+VARIABLES = {
+    "site": SITE,
+    "device": DEVICE,
+    "__rate_interval": "1m",
+    "__interval": "15s",
+    "__range": "5m",
+}
+
+# Panels whose metric a replay cannot produce, or this capture does not contain. For these
+# only the query's validity is checked. (dashboard uid, panel id) -> (metric the panel must
+# use, reason); the metric ties the entry to the panel so that renumbering is noticed.
+EMPTY_PANELS: dict[tuple[str, int], tuple[str, str]] = {
+    # Live-only: whether the capture handle is open is decided at scrape time.
+    ("cctv-overview", 12): ("cctv_capture_up", "live-only: capture state at scrape time"),
+    # Live-only: a replay has no config reload to report.
+    ("cctv-overview", 14): (
+        "cctv_config_last_reload_successful",
+        "live-only: no policy reload in a replay",
+    ),
+    ("cctv-overview", 15): (
+        "cctv_config_last_reload_success_timestamp_seconds",
+        "live-only: no policy reload in a replay",
+    ),
+    # Live-only: a file has no kernel or NIC drops.
+    ("cctv-overview", 17): (
+        "cctv_capture_dropped_packets_total",
+        "live-only: a replayed file cannot drop packets",
+    ),
+    ("cctv-overview", 18): (
+        "cctv_capture_dropped_packets_total",
+        "live-only: the drop ratio needs the drop counter",
+    ),
+    # The demo capture decodes cleanly (report: undecodable 0); the counter has labels, so no
+    # series exists before the first error.
+    ("cctv-overview", 21): (
+        "cctv_decode_errors_total",
+        "no undecodable frames in the demo capture",
+    ),
+    # Live-only: the version of the running process.
+    ("cctv-overview", 22): ("cctv_build_info", "live-only: build info of the running sensor"),
+}
+
+# Recording rules the same way: rule name -> reason.
+EMPTY_RULES: dict[str, str] = {
+    "site:cctv_capture_dropped_packets:rate5m": "live-only: a replayed file cannot drop packets",
+    "site:cctv_capture_dropped_packets_per_capture_packets:ratio_rate5m": (
+        "live-only: needs the drop counter"
+    ),
+    ":cctv_capture_dropped_packets_per_capture_packets:ratio_rate5m": (
+        "live-only: needs the drop counter"
+    ),
+    "site:cctv_capture_up:min": "live-only: capture state at scrape time",
+    "job:cctv_capture_up:min": "live-only: capture state at scrape time",
+    "site:cctv_decode_errors:rate5m": "no undecodable frames in the demo capture",
+    "site:cctv_config_last_reload_successful:min": "live-only: no policy reload in a replay",
+    "site:cctv_config_last_reload_success_timestamp_seconds:min": (
+        "live-only: no policy reload in a replay"
+    ),
+    "version:cctv_build_info:count": "live-only: build info of the running sensor",
+}
+
+# The findings alerts must fire on this capture: it has every finding kind.
+FINDINGS_ALERTS = {
+    "CctvDeviceEgress",
+    "CctvDeviceVendorCloud",
+    "CctvVendorLookup",
+    "CctvUpnpPortMapping",
+    "CctvInboundExposure",
+    "CctvExternalResolver",
+}
+
+
+def _rules(path: Path) -> list[dict[str, Any]]:
+    groups = yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+TARGETS = [
+    t
+    for name in ("cctv-overview", "cctv-device")
+    for t in promlab.panel_targets(promlab.load_dashboard(name), VARIABLES)
+]
+RECORDS = _rules(promlab.RULES)
+ALERTS = _rules(promlab.ALERTS)
+
+
+# ------------------------------------------------------------------ the lab
+
+
+@dataclass(frozen=True)
+class Lab:
+    url: str
+    start: float
+    end: float
+
+
+def _tools() -> tuple[str, str]:
+    found = {name: promlab.tool(name) for name in ("prometheus", "promtool")}
+    missing = sorted(name for name, path in found.items() if path is None)
+    if missing:
+        reason = f"{', '.join(missing)} not installed (Debian package 'prometheus')"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return found["prometheus"] or "", found["promtool"] or ""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    prometheus, promtool = _tools()
+    work = tmp_path_factory.mktemp("promlab")
+    backfill = promlab.replay_to_tsdb(
+        promlab.DEMO_PCAP, promlab.SITE_CONFIG, work, interval=STEP, promtool=promtool
+    )
+    start, end = backfill.first_ts, backfill.last_ts + 60
+    with promlab.start_prometheus(backfill.tsdb, prometheus=prometheus) as url:
+        promlab.backfill_rules(url, [promlab.RULES], backfill.tsdb, start, end, promtool=promtool)
+    rule_files = [promlab.RULES, promlab.ALERTS]
+    with promlab.start_prometheus(
+        backfill.tsdb, rule_files=rule_files, prometheus=prometheus
+    ) as url:
+        yield Lab(url, start, end)
+
+
+def _query(lab: Lab, expr: str) -> list[dict[str, Any]]:
+    return promlab.query_range(lab.url, expr, lab.start, lab.end, STEP)
+
+
+# ------------------------------------------------------------------ tests
+
+
+def test_backfilled_capture_is_served_despite_its_age(lab: Lab) -> None:
+    """The capture is from 2026-03-02; retention must not drop it (see promlab's docstring)."""
+    assert lab.start == pytest.approx(1772438400.1)
+    series = _query(lab, 'count(cctv_packets_total{site="demo-hansaplatz"})')
+    assert series and len(series[0]["values"]) >= (lab.end - lab.start) // STEP - 2
+    info = promlab.api_get(lab.url, "/api/v1/status/runtimeinfo")
+    assert info["storageRetention"].startswith("100y")
+
+
+def test_allow_lists_name_existing_panels_and_rules() -> None:
+    by_key = {(t.dashboard, t.panel_id): t for t in TARGETS}
+    for key, (metric, _reason) in EMPTY_PANELS.items():
+        assert key in by_key, f"allow-listed panel {key} does not exist"
+        assert metric in by_key[key].raw_expr, f"panel {key} no longer uses {metric}"
+    assert set(EMPTY_RULES) <= {r["record"] for r in RECORDS}
+
+
+@pytest.mark.parametrize("tgt", TARGETS, ids=lambda t: f"{t.dashboard}-{t.panel_id}")
+def test_panel_query_returns_data(lab: Lab, tgt: Any) -> None:
+    series = _query(lab, tgt.expr)  # raises PrometheusError when the query is invalid
+    if (tgt.dashboard, tgt.panel_id) in EMPTY_PANELS:
+        return
+    assert series, f"{tgt.dashboard} panel {tgt.panel_id} '{tgt.title}' is empty:\n{tgt.expr}"
+    assert any(s["values"] for s in series)
+
+
+@pytest.mark.parametrize("rule", RECORDS, ids=lambda r: r["record"])
+def test_recording_rule_returns_data(lab: Lab, rule: dict[str, Any]) -> None:
+    series = _query(lab, rule["expr"])
+    if rule["record"] in EMPTY_RULES:
+        return
+    assert series, f"recording rule {rule['record']} is empty over the capture"
+
+
+def test_rule_groups_evaluate_without_errors(lab: Lab) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        groups = promlab.api_get(lab.url, "/api/v1/rules")["groups"]
+        rules = [(g["file"], r) for g in groups for r in g["rules"]]
+        pending = [r["name"] for _, r in rules if r["lastEvaluation"].startswith("0001-")]
+        if not pending or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert not pending, f"never evaluated: {pending}"
+    files = {Path(f).name for f, _ in rules}
+    assert files == {"rules.yml", "alerts.yml"}
+    assert len(rules) == len(RECORDS) + len(ALERTS)
+    bad = {r["name"]: r.get("lastError") for _, r in rules if r["health"] != "ok"}
+    assert bad == {}
+
+
+@pytest.mark.parametrize("rule", ALERTS, ids=lambda r: r["alert"])
+def test_alert_expression(lab: Lab, rule: dict[str, Any]) -> None:
+    series = _query(lab, rule["expr"])
+    if rule["alert"] in FINDINGS_ALERTS:
+        assert series, f"{rule['alert']} does not fire on the demo capture"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known bug: a cctv_bytes_total series born with its whole value (a short flow "
+    "between two samples or scrapes) never increases, so rate() shows 0 for it; the "
+    "'bytes sent outside' panels and rules need the new_findings() treatment",
+)
+def test_bytes_sent_outside_show_every_device_that_sent_outside(lab: Lab) -> None:
+    selector = 'site="demo-hansaplatz", verdict=~"egress|vendor_cloud", direction="out"'
+    sent = _query(lab, f"sum by (device) (cctv_bytes_total{{{selector}}}) > 0")
+    devices = {s["metric"]["device"] for s in sent}
+    [tgt] = [t for t in TARGETS if t.title == "Bytes sent outside, by device"]
+    shown = {
+        s["metric"]["device"]
+        for s in _query(lab, tgt.expr)
+        if any(float(v) > 0 for _, v in s["values"])
+    }
+    assert len(devices) >= 5
+    assert shown == devices
