@@ -28,12 +28,21 @@ def write_openmetrics(snapshots: list[Snapshot], site: str, fp: TextIO) -> None:
 
 
 def _collect(snapshots: Iterable[Snapshot], site: str) -> dict[str, _Series]:
+    """Samples per family and series. A counter series that appears with a value gets a
+    0 sample at the previous snapshot (or 1 ms before the first), as it had no events
+    before: without it, rate() and increase() never see a short flow's bytes."""
     timed = sorted(((s.ts, s) for s in snapshots if s.ts is not None), key=lambda p: p[0])
     families: dict[str, _Series] = {}
+    previous_ms: int | None = None
     for ts, snap in timed:
         ts_ms = round(float(ts) * 1000)
         for spec, labels, value in iter_samples(snap, site=site):
-            families.setdefault(spec.name, {}).setdefault(labels, {})[ts_ms] = value
+            series = families.setdefault(spec.name, {}).setdefault(labels, {})
+            if not series and spec.kind == "counter" and value:
+                born = previous_ms if previous_ms is not None and previous_ms < ts_ms else ts_ms - 1
+                series[born] = 0.0
+            series[ts_ms] = value
+        previous_ms = ts_ms
     return families
 
 

@@ -240,13 +240,6 @@ def test_alert_expression(lab: Lab, rule: dict[str, Any]) -> None:
         assert series, f"{rule['alert']} does not fire on the demo capture"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known bug: a cctv_bytes_total series born with its whole value (a short flow "
-    "between two samples or scrapes) never increases, so rate() shows 0 for it; the "
-    "'bytes sent outside' panels and rules need the new_findings() treatment",
-)
 def test_bytes_sent_outside_show_every_device_that_sent_outside(lab: Lab) -> None:
     selector = 'site="demo-hansaplatz", verdict=~"egress|vendor_cloud", direction="out"'
     sent = _query(lab, f"sum by (device) (cctv_bytes_total{{{selector}}}) > 0")

@@ -102,7 +102,9 @@ def test_families_in_catalog_order_with_counter_naming() -> None:
     assert text.endswith("\n# EOF\n")
 
 
-def test_series_appear_from_first_snapshot_with_increasing_times() -> None:
+def test_counter_series_start_from_zero_with_increasing_times() -> None:
+    """A counter series is 0 before it appears (no events yet), so rate() sees its first
+    increase: a 0 sample at the previous snapshot, or 1 ms before the first one."""
     snaps = _growing_snapshots()
     snaps.insert(0, snaps.pop())  # out of order in, in order out
     snaps.append(Snapshot(site="", ts=None, counters=Counters()))  # skipped
@@ -110,19 +112,28 @@ def test_series_appear_from_first_snapshot_with_increasing_times() -> None:
     internal = [ln for ln in text.splitlines() if 'verdict="internal"' in ln]
     egress = [ln for ln in text.splitlines() if 'verdict="egress"' in ln]
     assert [ln.split()[-2:] for ln in internal] == [
+        ["0", "1714564799.999"],
         ["100", "1714564800.000"],
         ["200", "1714564860.000"],
         ["300", "1714564920.000"],
     ]
-    assert [ln.split()[-1] for ln in egress] == ["1714564860.000", "1714564920.000"]
+    assert egress[0].split()[-2] == "0"
+    assert [ln.split()[-1] for ln in egress] == [
+        "1714564800.000",
+        "1714564860.000",
+        "1714564920.000",
+    ]
 
 
 def test_snapshots_in_the_same_millisecond_keep_the_last() -> None:
     snaps = _growing_snapshots()
     snaps[1] = Snapshot(site="", ts=T0 + 0.0001, counters=snaps[1].counters)
     lines = [ln for ln in _series(snaps).splitlines() if 'verdict="internal"' in ln]
-    assert [ln.split()[-2:] for ln in lines][:1] == [["200", "1714564800.000"]]
-    assert len(lines) == 2
+    assert [ln.split()[-2:] for ln in lines][:2] == [
+        ["0", "1714564799.999"],
+        ["200", "1714564800.000"],
+    ]
+    assert len(lines) == 3
 
 
 def test_parses_as_openmetrics_with_escaped_labels() -> None:
