@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from monitor.capture.allocator import tune_allocator
 from monitor.capture.merge import merge_batches
 from monitor.capture.pcapfile import (
     MAX_CAPLEN,
@@ -64,6 +65,7 @@ class OfflineSource:
     """
 
     def __init__(self, paths: Sequence[str], batch_size: int = 4096) -> None:
+        tune_allocator()
         self.paths = [os.fspath(p) for p in paths]
         self.batch_size = max(1, int(batch_size))
         self.summaries: list[InputSummary] = [InputSummary(path=p) for p in self.paths]
