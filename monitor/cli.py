@@ -77,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _flow_options(live)
 
+    inv = sub.add_parser(
+        "inventory", help="print a site policy skeleton (YAML) from what the captures show"
+    )
+    inv.add_argument("pcaps", nargs="+", metavar="PCAP")
+    inv.add_argument("--site", default="my-site", help="the skeleton's site name")
+    _flow_options(inv)
+
     c = sub.add_parser("check-config", help="validate a site policy and print it")
     c.add_argument("config", metavar="SITE.yaml")
     cat = sub.add_parser("catalog", help="print the vendor endpoint catalog")
@@ -122,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from monitor.commands.live_cmd import live_command
 
             return live_command(args, _policy(args.config), _settings(args, None))
+        if args.command == "inventory":
+            from monitor.commands.inventory_cmd import inventory_command
+
+            return inventory_command(args, _settings(args, None))
         if args.command == "check-config":
             print(describe_policy(load_policy(args.config)))
             return EXIT_CLEAN

@@ -1,0 +1,92 @@
+"""The Prometheus collector: the latest published Snapshot as metric families, at scrape time.
+
+Nothing here runs per packet. The sensor publishes a :class:`~monitor.counters.Snapshot`
+about once a second; a scrape reads the newest one and renders every sample of it (via
+:func:`monitor.snapshot_samples.iter_samples`) plus the sensor's own metrics
+(``cctv_build_info``, the config-reload gauges). It registers on a registry of its own,
+never on prometheus_client's global one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import PlatformCollector, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from monitor import metrics as m
+from monitor.counters import Snapshot
+from monitor.snapshot_samples import iter_samples
+
+
+@dataclass(frozen=True, slots=True)
+class SensorInfo:
+    """What the sensor says about itself: version, site and the last policy (re)load."""
+
+    site: str
+    version: str
+    reload_ok: bool
+    reload_success_ts: float | None
+
+
+SnapshotSource = Callable[[], Snapshot | None]
+InfoSource = Callable[[], SensorInfo]
+
+
+Family = CounterMetricFamily | GaugeMetricFamily
+
+
+def _family(spec: m.MetricSpec) -> Family:
+    if spec.kind == "counter":
+        return CounterMetricFamily(spec.name, spec.help, labels=spec.labels)
+    return GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
+
+
+class SnapshotCollector(Collector):
+    """Yields every family of the metric catalog from the newest snapshot, in catalog order."""
+
+    def __init__(self, snapshot: SnapshotSource, info: InfoSource) -> None:
+        self._snapshot = snapshot
+        self._info = info
+
+    def collect(self) -> Iterator[Metric]:
+        """Called by prometheus_client on each scrape."""
+        info = self._info()
+        families: dict[str, Family] = {spec.name: _family(spec) for spec in m.REPLAY_METRICS}
+        snap = self._snapshot()
+        if snap is not None:
+            for spec, labels, value in iter_samples(snap, site=info.site):
+                families[spec.name].add_metric([v for _, v in labels], value)
+        yield from families.values()
+        yield from self._sensor_families(info)
+
+    @staticmethod
+    def _sensor_families(info: SensorInfo) -> Iterator[Metric]:
+        build = _family(m.BUILD_INFO)
+        build.add_metric([info.site, info.version], 1.0)
+        yield build
+        ok = _family(m.CONFIG_RELOAD_OK)
+        ok.add_metric([info.site], 1.0 if info.reload_ok else 0.0)
+        yield ok
+        when = _family(m.CONFIG_RELOAD_TIME)
+        if info.reload_success_ts is not None:
+            when.add_metric([info.site], info.reload_success_ts)
+        yield when
+
+    def describe(self) -> Iterator[Metric]:
+        """Nothing up front: families depend on the snapshot (keeps registration cheap)."""
+        return iter(())
+
+
+def build_registry(
+    snapshot: SnapshotSource, info: InfoSource, process_metrics: bool = True
+) -> CollectorRegistry:
+    """A fresh registry holding the snapshot collector (and process/platform metrics)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(snapshot, info))
+    if process_metrics:
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+    return registry

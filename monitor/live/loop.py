@@ -1,0 +1,317 @@
+"""The capture loop of one sensor process: capture, pipeline, evidence; health, drops and reopen.
+
+Packet time drives the pipeline; wall-clock time drives only what must go on when no
+packet arrives: about once a second the loop reads libpcap's drop counters, checks the
+interface, ticks the pipeline with the wall clock when the link has been idle (so idle
+flows still settle and expire), and publishes a snapshot through its hooks. A failed
+handle (interface down, error) is closed and reopened every second until it works.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from monitor.capture.live import DropCounter, LiveCapture, interface_state, wait_readable
+from monitor.capture.writer import RotatingPcapWriter
+from monitor.counters import Snapshot
+from monitor.live.health import CaptureStatus
+from monitor.live.names import learn_answers
+from monitor.model import CaptureError, FrameBatch
+from monitor.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+HOUSEKEEPING_SECONDS = 1.0
+REOPEN_SECONDS = 1.0
+BATCHES_PER_WAKE = 64  # then housekeeping and signals get a turn, even under full load
+# The kernel hands packets over in small blocks: at moderate rates every wake-up would
+# bring a handful of frames, and per-batch costs would dominate. After a wake-up that
+# brought fewer than COALESCE_BELOW frames, let them gather for COALESCE_SECONDS.
+COALESCE_BELOW = 1024
+COALESCE_SECONDS = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceOptions:
+    """Where and how much evidence to keep (rotating pcaps of flagged flows)."""
+
+    directory: str
+    max_total_bytes: int = 1024 << 20
+    max_file_bytes: int = 64 << 20
+    prefix: str = "evidence"
+
+
+class EvidenceSink:
+    """The packets of flagged flows, from the batch in which the flow was flagged on."""
+
+    def __init__(self, options: EvidenceOptions, snaplen: int) -> None:
+        self.options = options
+        self.snaplen = snaplen
+        self.packets = 0
+        self.errors = 0
+        self._writer: RotatingPcapWriter | None = None
+
+    def write(self, batch: FrameBatch, mask: np.ndarray) -> None:
+        """Write the frames of ``batch`` that ``mask`` selects; errors are logged, not raised."""
+        try:
+            writer = self._writer_for(batch.linktype)
+            self.packets += writer.write_batch(batch, mask)
+        except (OSError, ValueError) as exc:
+            self.errors += 1
+            if self.errors == 1 or self.errors % 1000 == 0:
+                log.error("evidence: %s (%d write errors)", exc, self.errors)
+
+    def _writer_for(self, linktype: int) -> RotatingPcapWriter:
+        writer = self._writer
+        if writer is None or writer.linktype != linktype:
+            self.close()
+            o = self.options
+            file_bytes = min(o.max_file_bytes, o.max_total_bytes)
+            writer = RotatingPcapWriter(
+                o.directory, o.prefix, linktype, file_bytes, o.max_total_bytes, self.snaplen
+            )
+            self._writer = writer
+        return writer
+
+    def close(self) -> None:
+        """Close the file being written."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class LoopHooks(Protocol):
+    """What the owner of a loop does once a second and on every wake-up."""
+
+    def poll(self, loop: CaptureLoop) -> None:
+        """Look at signals or control messages; may call ``loop.stop()``."""
+
+    def publish(self, snapshot: Snapshot, status: CaptureStatus, final: bool) -> None:
+        """Hand on the newest snapshot and capture health (``final`` after the flush)."""
+
+
+class CaptureLoop:
+    """Reads one interface into one pipeline until :meth:`stop`; then flushes everything."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        capture: LiveCapture,
+        hooks: LoopHooks,
+        *,
+        evidence: EvidenceSink | None = None,
+        names_capture: LiveCapture | None = None,
+        wake_fd: int | None = None,
+        interface_drops: bool = True,
+        clock: Callable[[], float] = time.time,
+        link_state: Callable[[str], str] = interface_state,
+    ) -> None:
+        self.pipeline = pipeline
+        self.capture = capture
+        self.names_capture = names_capture
+        self.hooks = hooks
+        self.evidence = evidence
+        self.wake_fd = wake_fd
+        self.interface_drops = interface_drops
+        self.clock = clock
+        self.link_state = link_state
+        self.iface = capture.options.interface
+        self.stopping = False
+        self.drops = DropCounter()
+        self.opened_at: float | None = None
+        self.last_rx: float | None = None
+        self.newest_packet_ts: float | None = None
+        self._next_housekeeping = 0.0
+        self._next_reopen = 0.0
+        self._down_since: float | None = None
+        c = pipeline.counters
+        c.capture_packets[self.iface] += 0  # the series exist from the first scrape on
+        c.capture_dropped[(self.iface, "kernel")] += 0
+        c.capture_dropped[(self.iface, "interface")] += 0
+
+    def stop(self) -> None:
+        """Leave the loop at the next wake-up (safe from a signal handler)."""
+        self.stopping = True
+
+    def status(self) -> CaptureStatus:
+        """The capture's health now."""
+        return CaptureStatus(self.capture.is_open, self.opened_at, self.last_rx)
+
+    def snapshot(self) -> Snapshot:
+        """The pipeline's snapshot, its last-packet time from packets only.
+
+        Idle ticks move the pipeline's clock with the wall clock; the last-packet gauge
+        must not move with them, or a silent mirror port would look alive.
+        """
+        snap = self.pipeline.snapshot()
+        snap.counters.last_packet_ts = self.newest_packet_ts
+        return snap
+
+    def start(self) -> None:
+        """First open: CaptureError when the interface is missing or cannot be captured on.
+
+        An interface that exists but is down is waited for (capture down meanwhile).
+        """
+        state = self.link_state(self.iface)
+        if state == "missing":
+            raise CaptureError(f"no such interface: {self.iface}")
+        if state == "up":
+            self.capture.open()
+            self._opened(self.clock())
+        else:
+            self._down_since = self.clock()
+            log.warning("interface %s is down; waiting for it", self.iface)
+
+    def run(self) -> None:
+        """Capture until stopped, then end every flow and publish the final snapshot."""
+        self.start()
+        self.hooks.publish(self.snapshot(), self.status(), False)
+        while not self.stopping:
+            self.step()
+        self.finish()
+
+    def step(self) -> None:
+        """One wait for packets (at most until the next housekeeping), and what follows."""
+        timeout = max(0.0, self._next_housekeeping - time.monotonic())
+        fds = [fd for fd in (self.wake_fd,) if fd is not None]
+        capture_fd = self.capture.fileno() if self.capture.is_open else None
+        names = self.names_capture
+        names_fd = names.fileno() if names is not None and names.is_open else None
+        fds += [fd for fd in (capture_fd, names_fd) if fd is not None]
+        if fds:
+            ready = wait_readable(fds, timeout)
+        else:
+            time.sleep(timeout)
+            ready = []
+        if self.wake_fd is not None and self.wake_fd in ready:
+            _drain_pipe(self.wake_fd)
+        if names_fd is not None and names_fd in ready:
+            self._read_names()
+        if capture_fd is not None and capture_fd in ready:
+            frames = self._read_frames()
+            if 0 < frames < COALESCE_BELOW and not self.stopping:
+                time.sleep(COALESCE_SECONDS)
+        self.hooks.poll(self)
+        if time.monotonic() >= self._next_housekeeping:
+            self.housekeeping()
+
+    def _read_frames(self) -> int:
+        """Process what is waiting (up to BATCHES_PER_WAKE batches); how many frames."""
+        frames = 0
+        for _ in range(BATCHES_PER_WAKE):
+            try:
+                batch = self.capture.read()
+            except CaptureError as exc:
+                self._lost(str(exc))
+                break
+            if batch is None:
+                break
+            frames += len(batch)
+            if self.names_capture is not None and self.names_capture.is_open:
+                self._read_names()  # answers first: they may name a flow of this batch
+            self.last_rx = self.clock()
+            self.pipeline.process(batch)
+            newest = float(batch.ts.max())
+            if self.newest_packet_ts is None or newest > self.newest_packet_ts:
+                self.newest_packet_ts = newest
+            if self.evidence is not None:
+                mask = self.pipeline.flagged_frames()
+                if mask is not None:
+                    self.evidence.write(batch, mask)
+        return frames
+
+    def _read_names(self) -> None:
+        assert self.names_capture is not None
+        for _ in range(BATCHES_PER_WAKE):
+            try:
+                batch = self.names_capture.read()
+            except CaptureError as exc:
+                log.warning("DNS side capture: %s", exc)
+                self.names_capture.close()
+                return
+            if batch is None:
+                return
+            learn_answers(self.pipeline.names, batch)
+
+    def housekeeping(self) -> None:
+        """Once a second: drops, interface state, reopen, idle tick, publish."""
+        self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+        now = self.clock()
+        self._poll_stats()
+        if self.capture.is_open and self.link_state(self.iface) != "up":
+            self._lost("interface is down")
+        if not self.capture.is_open and time.monotonic() >= self._next_reopen:
+            self._reopen(now)
+        if self.last_rx is None or now - self.last_rx >= HOUSEKEEPING_SECONDS:
+            self.pipeline.tick(now)  # idle link: wall-clock time moves the flows on
+        self.hooks.publish(self.snapshot(), self.status(), False)
+        # Live keeps no per-flow history: findings went out through on_finding already.
+        self.pipeline.findings.clear()
+        self.pipeline.flagged.clear()
+
+    def _poll_stats(self) -> None:
+        stats = self.capture.stats()
+        if stats is None:
+            return
+        _, kernel, interface = self.drops.update(stats)
+        c = self.pipeline.counters.capture_dropped
+        c[(self.iface, "kernel")] += kernel
+        if self.interface_drops:
+            c[(self.iface, "interface")] += interface
+
+    def _lost(self, reason: str) -> None:
+        self._poll_stats()
+        self.capture.close()
+        if self.names_capture is not None:
+            self.names_capture.close()
+        self._down_since = self.clock()
+        self._next_reopen = time.monotonic() + REOPEN_SECONDS
+        log.warning("capture on %s lost (%s); reopening every second", self.iface, reason)
+
+    def _reopen(self, now: float) -> None:
+        self._next_reopen = time.monotonic() + REOPEN_SECONDS
+        if self.link_state(self.iface) != "up":
+            return
+        try:
+            self.capture.open()
+        except CaptureError as exc:
+            log.debug("reopen failed: %s", exc)
+            return
+        gap = now - self._down_since if self._down_since is not None else 0.0
+        log.warning("capture on %s reopened after %.1f s without capture", self.iface, gap)
+        self._opened(now)
+
+    def _opened(self, now: float) -> None:
+        self.drops.reset()
+        self.opened_at = now
+        self._down_since = None
+        if self.names_capture is not None:
+            try:
+                self.names_capture.open()
+            except CaptureError as exc:
+                log.warning("DNS side capture not available: %s", exc)
+
+    def finish(self) -> None:
+        """End every flow (findings go out), close capture and evidence, publish the last state."""
+        self._poll_stats()
+        self.pipeline.finish()
+        self.capture.close()
+        if self.names_capture is not None:
+            self.names_capture.close()
+        if self.evidence is not None:
+            self.evidence.close()
+        self.hooks.publish(self.snapshot(), self.status(), True)
+
+
+def _drain_pipe(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass

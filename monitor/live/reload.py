@@ -1,0 +1,63 @@
+"""Policy reload on SIGHUP: load, keep the old policy on error, swap a good one into a pipeline."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from monitor.classify.devices import DeviceBook
+from monitor.config import Policy, default_policy, load_policy
+from monitor.model import MonitorError
+from monitor.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ReloadState:
+    """The outcome of the last (re)load: the gauges ``cctv_config_last_reload_*``."""
+
+    ok: bool = True
+    success_ts: float | None = None
+
+
+def load_new_policy(path: str | None, state: ReloadState) -> Policy | None:
+    """The policy at ``path`` (built-in default without a path), or None when it is unusable.
+
+    A failure is logged with the reason and leaves ``state.ok`` False; the caller keeps
+    running on its current policy.
+    """
+    try:
+        policy = load_policy(path) if path else default_policy()
+    except (MonitorError, ValueError, OSError) as exc:
+        state.ok = False
+        log.error("policy reload failed, keeping the previous policy: %s", exc)
+        return None
+    state.ok = True
+    state.success_ts = time.time()
+    for warning in policy.warnings:
+        log.warning("policy: %s", warning)
+    log.warning("policy reloaded from %s (site %s)", path or "built-in default", policy.site)
+    return policy
+
+
+def apply_policy(pipe: Pipeline, policy: Policy) -> None:
+    """Use ``policy`` for flows that settle from now on.
+
+    Settled flows keep their verdict and labels. Classifier and device book switch to
+    the new policy; the device book is rebuilt (its label cache holds old inventory
+    names), keeping every closed-network host already seen and the MAC it sent from.
+    """
+    old = pipe.devices
+    book = DeviceBook(policy, old.catalog)
+    for ip, dev in old.devices.items():
+        if not policy.is_closed(ip):
+            continue
+        if dev.mac:
+            book.learn_mac(ip, dev.mac)
+        else:
+            book.get(ip)
+    pipe.policy = policy
+    pipe.classifier.policy = policy
+    pipe.devices = book

@@ -1,0 +1,128 @@
+"""What the live sensor's processes share: options, published state, signals, the exporter."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field, replace
+from types import FrameType
+
+from monitor import __version__
+from monitor.capture.live import CaptureOptions
+from monitor.counters import Snapshot
+from monitor.exporter.collector import SensorInfo, build_registry
+from monitor.exporter.server import Landing, MetricsServer, serve_metrics
+from monitor.exporter.webconfig import WebConfig
+from monitor.live.alerts import DEFAULT_THROTTLE
+from monitor.live.health import DEFAULT_STALE_AFTER, CaptureStatus
+from monitor.live.loop import EvidenceOptions
+from monitor.live.reload import ReloadState
+from monitor.pipeline import PipelineSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveConfig:
+    """Everything ``cctv-monitor live`` was asked to do."""
+
+    capture: CaptureOptions
+    policy_path: str | None = None
+    listen: str = "127.0.0.1:9108"
+    web: WebConfig | None = None
+    alerts_path: str | None = None
+    throttle: float = DEFAULT_THROTTLE
+    evidence: EvidenceOptions | None = None
+    workers: int = 1
+    stale_after: float = DEFAULT_STALE_AFTER
+    settings: PipelineSettings = field(default_factory=PipelineSettings)
+
+
+class Published:
+    """The newest snapshot and capture health, handed from the capture loop to scrapes.
+
+    Both are replaced whole (one reference assignment each), never mutated, so the
+    scrape thread needs no lock. ``cctv_capture_up`` is decided at scrape time.
+    """
+
+    def __init__(self, interface: str, stale_after: float) -> None:
+        self.interface = interface
+        self.stale_after = stale_after
+        self.snapshot: Snapshot | None = None
+        self.status = CaptureStatus()
+
+    def update(self, snapshot: Snapshot, status: CaptureStatus) -> None:
+        """Publish a new snapshot with the capture health it was taken with."""
+        self.snapshot, self.status = snapshot, status
+
+    def current(self) -> Snapshot | None:
+        """The newest snapshot, with ``cctv_capture_up`` as of now."""
+        snap, status = self.snapshot, self.status
+        if snap is None:
+            return None
+        up = 1 if status.up(time.time(), self.stale_after) else 0
+        counters = replace(snap.counters, capture_up={self.interface: up})
+        return replace(snap, counters=counters)
+
+
+class Signals:
+    """SIGHUP (reload), SIGTERM and SIGINT (stop) as flags, plus a pipe that wakes ``select``."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self.reload = False
+        self.wake_fd, self._write_fd = os.pipe()
+        os.set_blocking(self.wake_fd, False)
+        os.set_blocking(self._write_fd, False)
+        self._previous: dict[int, object] = {}
+        self._previous_wakeup = -1
+
+    def install(self) -> None:
+        """Take over the three signals (main thread only)."""
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        self._previous_wakeup = signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            self.reload = True
+        else:
+            self.stop = True
+
+    def take_reload(self) -> bool:
+        """True once per SIGHUP received."""
+        wanted, self.reload = self.reload, False
+        return wanted
+
+    def restore(self) -> None:
+        """Give the signals back and close the pipe."""
+        signal.set_wakeup_fd(self._previous_wakeup)
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        os.close(self.wake_fd)
+        os.close(self._write_fd)
+
+
+class SensorState:
+    """The policy in use and how its last (re)load went: read by scrapes and the alert log."""
+
+    def __init__(self, site: str) -> None:
+        self.site = site
+        self.reload = ReloadState(ok=True, success_ts=time.time())
+
+    def info(self) -> SensorInfo:
+        """The sensor's own metrics (build info, reload gauges) as of now."""
+        r = self.reload
+        return SensorInfo(self.site, __version__, r.ok, r.success_ts)
+
+
+def start_exporter(config: LiveConfig, published: Published, state: SensorState) -> MetricsServer:
+    """Serve ``/metrics`` from ``published`` on ``config.listen`` (OSError: cannot bind)."""
+    registry = build_registry(published.current, state.info)
+
+    def landing() -> Landing:
+        return Landing("cctv-monitor", __version__, state.site)
+
+    return serve_metrics(config.listen, registry, landing, config.web)

@@ -1,0 +1,88 @@
+"""The live sensor in one process: capture, exporter, alert log, SIGHUP reload, SIGTERM flush."""
+
+from __future__ import annotations
+
+import logging
+
+from monitor.capture.live import LiveCapture
+from monitor.classify.catalog import VendorCatalog, load_catalog
+from monitor.config import Policy
+from monitor.counters import Snapshot
+from monitor.live.alerts import AlertLog
+from monitor.live.health import CaptureStatus
+from monitor.live.loop import CaptureLoop, EvidenceSink
+from monitor.live.reload import apply_policy, load_new_policy
+from monitor.live.runtime import LiveConfig, Published, SensorState, Signals, start_exporter
+from monitor.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+def run_live(config: LiveConfig, policy: Policy) -> int:
+    """Run the sensor until SIGTERM/SIGINT; 0 after a clean flush."""
+    if config.workers > 1:
+        from monitor.live.workers import WorkerPool
+
+        return WorkerPool(config, policy).run()
+    return SingleSensor(config, policy, load_catalog()).run()
+
+
+class SingleSensor:
+    """One capture loop in this process; also the loop's hooks."""
+
+    def __init__(self, config: LiveConfig, policy: Policy, catalog: VendorCatalog) -> None:
+        self.config = config
+        self.state = SensorState(policy.site)
+        iface = config.capture.interface
+        self.published = Published(iface, config.stale_after)
+        self.alerts = AlertLog(config.alerts_path, lambda: self.state.site, config.throttle)
+        self.pipeline = Pipeline(
+            policy, catalog, config.settings, interface=iface, on_finding=self.alerts.add
+        )
+        self.signals = Signals()
+
+    def run(self) -> int:
+        """Serve metrics, capture until told to stop, flush; 0 on a clean stop."""
+        config = self.config
+        evidence = None
+        if config.evidence is not None:
+            evidence = EvidenceSink(config.evidence, config.capture.snaplen)
+        server = start_exporter(config, self.published, self.state)
+        self.signals.install()
+        try:
+            loop = CaptureLoop(
+                self.pipeline,
+                LiveCapture(config.capture),
+                self,
+                evidence=evidence,
+                wake_fd=self.signals.wake_fd,
+            )
+            loop.run()
+        finally:
+            self.signals.restore()
+            self.alerts.close()
+            server.shutdown()
+        log.warning(
+            "stopped: %d packets, %d findings (%d alert lines)",
+            self.pipeline.packets,
+            self.alerts.findings,
+            self.alerts.lines,
+        )
+        return 0
+
+    # -- LoopHooks ----------------------------------------------------------------------
+    def poll(self, loop: CaptureLoop) -> None:
+        """Act on SIGHUP (reload the policy) and SIGTERM/SIGINT (stop)."""
+        if self.signals.take_reload():
+            policy = load_new_policy(self.config.policy_path, self.state.reload)
+            if policy is not None:
+                apply_policy(loop.pipeline, policy)
+                self.state.site = policy.site
+        if self.signals.stop:
+            loop.stop()
+
+    def publish(self, snapshot: Snapshot, status: CaptureStatus, final: bool) -> None:
+        """Publish for scrapes; write held-back alerts whose throttle window has passed."""
+        self.published.update(snapshot, status)
+        if snapshot.ts is not None and not final:
+            self.alerts.flush_due(snapshot.ts)
