@@ -204,9 +204,58 @@ class FlowRecord:
     findings: tuple[FindingKind, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceFact:
+    """One thing learned about a device, where from and how sure (``devices[].evidence``).
+
+    ``fact`` is vendor, model, firmware, serial, mac, role or hostname; ``confidence`` is
+    ``declared`` (the site inventory), ``high``, ``medium`` or ``low``.
+    """
+
+    fact: str
+    value: str
+    source: str
+    confidence: str
+
+    def to_json(self) -> dict[str, str]:
+        """The report's JSON object for this fact."""
+        return {
+            "fact": self.fact,
+            "value": self.value,
+            "source": self.source,
+            "confidence": self.confidence,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FactConflict:
+    """The inventory says one thing, the traffic another (``devices[].conflicts``)."""
+
+    fact: str
+    inventory: str
+    observed: str
+    source: str
+    confidence: str
+
+    def to_json(self) -> dict[str, str]:
+        """The report's JSON object for this disagreement."""
+        return {
+            "fact": self.fact,
+            "inventory": self.inventory,
+            "observed": self.observed,
+            "source": self.source,
+            "confidence": self.confidence,
+        }
+
+
 @dataclass(slots=True)
 class DeviceSummary:
-    """One closed-network host as the report shows it (CONTRACT.md §4 ``devices[]``)."""
+    """One closed-network host as the report shows it (CONTRACT.md §4 ``devices[]``).
+
+    ``name``, ``vendor`` and ``role`` come from the inventory when it lists the host, else
+    vendor and role are the best guess from traffic; ``hostname`` is the name the device
+    gives itself (DHCP, mDNS, discovery); ``services`` the ``port/proto`` it answered on.
+    """
 
     ip: str
     name: str | None = None
@@ -220,6 +269,13 @@ class DeviceSummary:
     first_ts: float | None = None
     last_ts: float | None = None
     bytes_by_verdict: dict[str, int] = field(default_factory=dict)
+    model: str | None = None
+    firmware: str | None = None
+    serial: str | None = None
+    hostname: str | None = None
+    services: list[str] = field(default_factory=list)
+    evidence: list[DeviceFact] = field(default_factory=list)
+    conflicts: list[FactConflict] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ import numpy as np
 from monitor.classify.catalog import VendorCatalog
 from monitor.classify.devices import DeviceBook
 from monitor.classify.evidence import make_finding, make_record
+from monitor.classify.fingerprint import Fingerprinter
 from monitor.classify.inspector import SLOW_PATH_PORTS, Inspector
 from monitor.classify.names import NameCache
 from monitor.classify.verdict import Classifier
@@ -52,6 +53,7 @@ class PipelineSettings:
     snapshot_seconds: float | None = None
     keep_records: bool = True
     keep_names: bool = False
+    fingerprint: bool = True  # discovery, DHCP and banner facts about devices (benchmarks: off)
 
 
 class Pipeline:
@@ -69,7 +71,14 @@ class Pipeline:
         self.policy = policy
         self.interface = interface
         self.names = NameCache()
-        self.inspector = Inspector(catalog, self.names, keep_name_log=self.settings.keep_names)
+        fingerprint = self.settings.fingerprint
+        self.prints = Fingerprinter(catalog)
+        self.inspector = Inspector(
+            catalog, self.names, keep_name_log=self.settings.keep_names, fingerprint=fingerprint
+        )
+        if fingerprint:
+            self.inspector.on_discovery = self.prints.on_discovery
+            self.inspector.on_dhcp = self.prints.on_dhcp
         self.classifier = Classifier(policy, catalog, self.names)
         self.devices = DeviceBook(policy, catalog)
         self.table = FlowTable(self.settings.flows)
@@ -143,7 +152,7 @@ class Pipeline:
                     flow, payload, float(batch.ts[i]), from_orig, src_port, dst_port
                 )
                 touched[flow.uid] = flow
-        if ethernet:
+        if ethernet and self.settings.fingerprint:
             self._layer2_discovery(d)
         return list(touched.values())
 
@@ -246,6 +255,7 @@ class Pipeline:
         """End of input: every live flow ends, a last snapshot is taken."""
         for flow in list(self.table.drain()):
             self._end(flow, EndReason.END_OF_INPUT)
+        self.refresh_devices()
         if self.settings.snapshot_seconds and self.now is not None:
             self.snapshots.append(self.snapshot())
 
@@ -258,10 +268,16 @@ class Pipeline:
         c.flow_table_entries = len(self.table.flows)
         c.flow_table_evictions = self.table.evictions
         c.last_packet_ts = self.now
+        self.refresh_devices()
         c.devices.clear()
         c.devices.update(self.devices.role_counts())
         snap = c.snapshot(self.now)
         return Snapshot(site=self.policy.site, ts=snap.ts, counters=snap.counters)
+
+    def refresh_devices(self) -> None:
+        """Summarise the device facts learned so far into the device book."""
+        if self.settings.fingerprint:
+            self.devices.refresh(self.prints)
 
     def _end(self, flow: FlowState, reason: EndReason) -> None:
         if not flow.settled:
@@ -269,6 +285,8 @@ class Pipeline:
         self._commit(flow)
         if self.settings.keep_records:
             self.records.append(make_record(flow, reason))
+        if self.settings.fingerprint:
+            self.prints.on_flow(flow, self.policy.is_closed)
         if reason == EndReason.ACTIVE_TIMEOUT:
             return
         self._account_devices(flow)

@@ -73,6 +73,12 @@ HEADER = """\
 #   the peer (DNS answer, following CNAMEs back to the queried name; TLS/QUIC SNI; HTTP Host
 #   without port). A Host header that is an IP literal is not a name: null.
 # - vendor: the vendor of the attributed endpoint (catalog vendor id), else null.
+#
+# devices (where declared, see pcaps/inventory.py): what `cctv-monitor replay --json
+# <capture>` WITHOUT --config (the built-in default policy, so nothing comes from an
+# inventory) must report for these hosts in devices[]: each listed key equals the report's
+# value (null: the traffic does not tell). Declared by hand next to the traffic that carries
+# each fact; never produced by running the monitor.
 """
 
 
@@ -102,7 +108,7 @@ def expectation(cap: Capture, frames: list[Frame]) -> dict[str, object]:
                 "last_ts": round(flow.last_ts, 6),
             }
         )
-    return {
+    out: dict[str, object] = {
         "packets": len(frames),
         "bytes": sum(len(f.data) for f in frames),
         "first_ts": frames[0].ts_us / 1e6,
@@ -110,6 +116,9 @@ def expectation(cap: Capture, frames: list[Frame]) -> dict[str, object]:
         "verdict": "findings" if findings else "clean",
         "findings": findings,
     }
+    if cap.devices:
+        out["devices"] = [{"ip": ip, **facts} for ip, facts in cap.devices.items()]
+    return out
 
 
 def render(expected: dict[str, object]) -> str:

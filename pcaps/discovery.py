@@ -164,13 +164,20 @@ def ssdp_notify(cap: Capture, t: float, cam: Camera) -> None:
 
 def dhcp_dora(cap: Capture, t: float, cam: Camera) -> None:
     """DHCP Discover/Offer/Request/Ack with the gateway as server; Axis option 60 class."""
-    xid, mac = cap.rng.getrandbits(32), cam.host.mac
+    mac = cam.host.mac
+    vendor_class = f"AXIS,Network Camera,{cam.model},{cam.firmware}"
+    dora(cap, t, cam.host, "axis-" + mac.replace(":", ""), vendor_class)
+
+
+def dora(cap: Capture, t: float, host: Host, hostname: str, vendor_class: str) -> None:
+    """DHCP Discover/Offer/Request/Ack for ``host``: option 12 ``hostname``, option 60
+    ``vendor_class``; the gateway is the server."""
+    xid, mac = cap.rng.getrandbits(32), host.mac
     client = Host("0.0.0.0", mac, 64)
     server = Host(GW.ip, GW.mac, 64)
-    vendor_class = f"AXIS,Network Camera,{cam.model},{cam.firmware}"
     ask = [
         ("client_id", b"\x01" + bytes.fromhex(mac.replace(":", ""))),
-        ("hostname", "axis-" + mac.replace(":", "")),
+        ("hostname", hostname),
         ("vendor_class_id", vendor_class),
         ("param_req_list", [1, 3, 6, 12, 15, 42, 119]),
     ]
@@ -184,12 +191,12 @@ def dhcp_dora(cap: Capture, t: float, cam: Camera) -> None:
         ("domain", "cctv.local"),
     ]
     chaddr = bytes.fromhex(mac.replace(":", ""))
-    request = [("requested_addr", cam.ip), ("server_id", GW.ip), *ask]
+    request = [("requested_addr", host.ip), ("server_id", GW.ip), *ask]
     steps = [
         (client, "discover", ask, "0.0.0.0"),
-        (server, "offer", give, cam.ip),
+        (server, "offer", give, host.ip),
         (client, "request", request, "0.0.0.0"),
-        (server, "ack", give, cam.ip),
+        (server, "ack", give, host.ip),
     ]
     for i, (src, kind, opts, yiaddr) in enumerate(steps):
         boot = BOOTP(

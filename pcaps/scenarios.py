@@ -7,6 +7,7 @@ Outside hosts use documentation ranges only (RFC 5737, RFC 3849).
 from __future__ import annotations
 
 import discovery
+import inventory
 import lan
 import payloads as pl
 from lan import CAMS, GW, NVR, RESOLVER, SSDP_GROUP, background, dns_lookup, udp_exchange
@@ -87,6 +88,8 @@ def clean(cap: Capture, t0: float, rtp: int = 150) -> float:
         lan.rtp_stream(cap, played + 0.01, t0 + 59.0, cam, rtp, ports=(cport, sport))
     lan.internal_dns(cap, t0 + 30.0, CAMS[12].host, "ntp.cctv.local", "10.20.0.123")
     lan.ntp_sync(cap, t0 + 35.0, CAMS[11].host)
+    inventory.workstation(cap, t0 + 40.0)
+    inventory.expect_devices(cap)
     return t0 + 60.0
 
 

@@ -91,6 +91,7 @@ class Capture:
         self.rng = random.Random(seed)
         self.frames: list[Frame] = []
         self.findings: list[tuple[Flow, dict[str, object]]] = []
+        self.devices: dict[str, dict[str, object]] = {}
         self._ports: set[int] = set()
 
     def port(self, pair: bool = False) -> int:
@@ -157,6 +158,15 @@ class Capture:
     def expect(self, flow: Flow, **fields: object) -> None:
         """Register the finding ``flow`` must raise (fields per CONTRACT §4)."""
         self.findings.append((flow, fields))
+
+    def expect_device(self, ip: str, **facts: object) -> None:
+        """Register what a replay without a site policy must learn about host ``ip``
+        (vendor, model, firmware, serial, role, mac, hostname; None: nothing)."""
+        known = self.devices.setdefault(ip, {})
+        for key, value in facts.items():
+            if known.get(key, value) != value:
+                raise ValueError(f"{ip}: {key} declared as {known[key]!r} and {value!r}")
+            known[key] = value
 
     def ordered(self) -> list[Frame]:
         return sorted(self.frames, key=lambda f: f.ts_us)

@@ -8,11 +8,12 @@ flow, a name in the :class:`NameCache`, or a fact about a device.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from monitor.classify.catalog import VendorCatalog
 from monitor.classify.names import NameCache
-from monitor.decode import dns, http, natpmp, quic, tls, upnp
+from monitor.decode import dhcp, dns, http, natpmp, quic, tls, upnp
 from monitor.decode.discovery import DiscoveryInfo, dissect_discovery
 from monitor.flow.state import FlowState, Observation
 from monitor.model import IPPROTO_TCP, IPPROTO_UDP
@@ -23,6 +24,11 @@ SLOW_PATH_PORTS = (53, 5353, 5355, 1900, 3702, 37020, 37810, 5050, 5351, 34569, 
 TLS_BUFFER_LIMIT = 16384
 DISCOVERY_MEMO_LIMIT = 4096
 DISCOVERY_INTERVAL = 300.0  # seconds of packet time between dissections per sender and port
+DHCP_PORTS = frozenset({67, 68})
+# Discovery datagrams that say who the sender is (not a search, a bye, or a bare USN).
+_IDENTIFYING_EXTRA = frozenset({"server", "location", "txt", "types", "DeviceType", "method"})
+DiscoveryHook = Callable[[float, str, DiscoveryInfo], None]
+DhcpHook = Callable[[float, str, dhcp.DhcpMessage], None]
 
 
 @dataclass(slots=True)
@@ -34,6 +40,9 @@ class Inspector:
     discoveries: dict[tuple[str, str], tuple[float, DiscoveryInfo]] = field(default_factory=dict)
     name_log: list[tuple[str, str, str]] = field(default_factory=list)
     keep_name_log: bool = False
+    fingerprint: bool = True  # dissect discovery, DHCP and banners for device facts
+    on_discovery: DiscoveryHook | None = None
+    on_dhcp: DhcpHook | None = None
     errors: int = 0
     discoveries_dropped: int = 0
     _discovery_next: dict[tuple[str, int], float] = field(default_factory=dict)
@@ -64,13 +73,19 @@ class Inspector:
         sport: int,
         dport: int,
     ) -> None:
-        for port in (dport, sport):
+        for port in (dport, sport) if self.fingerprint else ():
             if port in DISCOVERY_PORTS and self._discovery_due(src, port, ts):
                 info = self._discovery(port, payload)
                 if info is not None:
                     self.remember_discovery(ts, src, info)
                     flow.observations.append(Observation(ts, "discovery", info.protocol))
+                if info is None or identifies_sender(info):
+                    self._discovery_next[(src, port)] = ts + DISCOVERY_INTERVAL
                 break
+        if self.on_dhcp is not None and (sport in DHCP_PORTS or dport in DHCP_PORTS):
+            message = dhcp.parse_dhcp(payload)
+            if message is not None:
+                self.on_dhcp(ts, src, message)
         if dport == 1900 and payload.startswith(b"M-SEARCH"):
             msg = upnp.parse_ssdp(payload)
             if msg is not None and upnp.is_igd_search(msg):
@@ -95,15 +110,18 @@ class Inspector:
             self.discoveries_dropped += 1
             return
         self.discoveries[key] = (ts, info)
+        if self.on_discovery is not None:
+            self.on_discovery(ts, sender, info)
 
     def _discovery_due(self, sender: str, port: int, ts: float) -> bool:
-        """Dissect one announcement per sender and port per 5 minutes: they repeat."""
-        key = (sender, port)
-        due = self._discovery_next.get(key, 0.0) <= ts
-        if due:
-            if len(self._discovery_next) >= DISCOVERY_MEMO_LIMIT * 4:
-                self._discovery_next.clear()
-            self._discovery_next[key] = ts + DISCOVERY_INTERVAL
+        """Dissect one announcement per sender and port per 5 minutes: they repeat.
+
+        The caller arms the 5 minutes once a datagram identified its sender (or was not
+        discovery at all), so a search or a bye does not hide the next announcement.
+        """
+        due = self._discovery_next.get((sender, port), 0.0) <= ts
+        if due and len(self._discovery_next) >= DISCOVERY_MEMO_LIMIT * 4:
+            self._discovery_next.clear()
         return due
 
     def _discovery(self, port: int, payload: bytes) -> DiscoveryInfo | None:
@@ -126,7 +144,13 @@ class Inspector:
                 return
             resp = http.parse_http_response(payload)
             if resp is not None and resp.server:
-                flow.observations.append(Observation(ts, "server_banner", resp.server))
+                flow.observations.append(
+                    Observation(ts, "server_banner", resp.server, resp.protocol)
+                )
+            if resp is not None and self.fingerprint:
+                auth = resp.www_authenticate or ""
+                if auth or resp.protocol == "rtsp":
+                    flow.observations.append(Observation(ts, "response_head", resp.protocol, auth))
             return
         if flow.tls_buffer or tls.is_tls_record_start(payload):
             self._tls(flow, payload, ts)
@@ -135,6 +159,9 @@ class Inspector:
         if req is not None:
             if req.host:
                 self._name(flow, ts, "http_host", req.host)
+            if req.user_agent and self.fingerprint:
+                ua = Observation(ts, "user_agent", req.user_agent[:256], req.protocol)
+                flow.observations.append(ua)
             mapping = upnp.parse_port_mapping_request(req)
             if mapping is not None:
                 flow.observations.append(
@@ -203,6 +230,17 @@ class Inspector:
         for a in msg.answers:
             if a.rtype in (1, 28):
                 self.names.learn(a.value, a.name, query or a.name, a.ttl, ts)
+
+
+def identifies_sender(info: DiscoveryInfo) -> bool:
+    """Whether a discovery datagram says who sent it (worth 5 minutes of silence after)."""
+    if info.kind == "probe":
+        return False
+    if info.vendor or info.model or info.serial or info.firmware or info.mac:
+        return True
+    if info.name and info.protocol != "ssdp":  # an SSDP name is only the USN
+        return True
+    return any(key in _IDENTIFYING_EXTRA for key, _ in info.extra)
 
 
 def _is_ip_literal(name: str) -> bool:

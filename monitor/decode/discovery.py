@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
+from monitor.decode import dns as _dns
 from monitor.decode.dns import TYPE_A, TYPE_PTR, TYPE_SRV, DnsMessage, mdns_services, parse_dns
 from monitor.decode.upnp import is_igd_advert, is_igd_search, parse_ssdp, xml_leaves
 
@@ -314,6 +315,8 @@ def parse_mdns(payload: bytes) -> DiscoveryInfo | None:
     service = vendor_service or (services[0] if services else None)
     instance = _instance(msg, service) if service else None
     axis = _AXIS_INSTANCE.match(instance or "") if vendor_service else None
+    txt = [t for rr in records if rr.rtype == _dns.TYPE_TXT for t in str(rr.value).split("; ")]
+    pairs = [("service", s) for s in services] + [("host", host.name if host else "")]
     return DiscoveryInfo(
         protocol="mdns",
         vendor=_MDNS_VENDOR_SERVICES.get(vendor_service or ""),
@@ -322,7 +325,7 @@ def parse_mdns(payload: bytes) -> DiscoveryInfo | None:
         mac=_mac(axis.group(2)) if axis else None,
         ipv4=host.value if host else None,
         name=_clean(instance or target or (host.name if host else None)),
-        extra=_extra([("service", s) for s in services]),
+        extra=_extra(pairs + [("txt", t) for t in txt]),
     )
 
 

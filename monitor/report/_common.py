@@ -8,7 +8,15 @@ import unicodedata
 from collections import Counter
 from datetime import UTC, datetime
 
-from monitor.model import AuditResult, DeviceSummary, Finding, FindingKind, InputSummary, Verdict
+from monitor.model import (
+    AuditResult,
+    DeviceSummary,
+    FactConflict,
+    Finding,
+    FindingKind,
+    InputSummary,
+    Verdict,
+)
 
 KIND_MEANING: dict[FindingKind, str] = {
     FindingKind.EGRESS: "flow to or from an address outside the closed networks",
@@ -181,3 +189,30 @@ def device_label(devices: dict[str, DeviceSummary], ip: str) -> str:
     dev = devices.get(ip)
     extra = [x for x in (dev.name, dev.vendor, dev.role) if x] if dev else []
     return f"{ip} ({', '.join(extra)})" if extra else ip
+
+
+IDENTIFIED_BY = ("vendor", "model", "role")
+
+
+def identified_by(dev: DeviceSummary) -> str:
+    """How the traffic named the device: the strongest source of vendor, model and role."""
+    seen: dict[str, str] = {}
+    for f in dev.evidence:  # ordered by fact, then confidence (strongest first)
+        if f.fact in IDENTIFIED_BY and f.fact not in seen and f.confidence != "declared":
+            seen[f.fact] = f"{f.fact} {f.value}: {f.source} ({f.confidence})"
+    return "; ".join(seen[k] for k in IDENTIFIED_BY if k in seen)
+
+
+def has_facts(dev: DeviceSummary) -> bool:
+    """Whether anything beyond counters is known about the device."""
+    return bool(dev.evidence or dev.services or dev.model or dev.firmware or dev.hostname)
+
+
+def conflicts(result: AuditResult) -> list[tuple[DeviceSummary, FactConflict]]:
+    """Every disagreement between the inventory and the traffic, devices by address."""
+    return [(d, c) for d in sorted_devices(result) for c in d.conflicts]
+
+
+def conflict_text(c: FactConflict) -> str:
+    """``vendor: inventory axis, traffic hikvision (MAC OUI 44:19:B6 ..., high)``."""
+    return f"{c.fact}: inventory {c.inventory}, traffic {c.observed} ({c.source}, {c.confidence})"

@@ -12,12 +12,16 @@ from monitor.report._common import (
     bytes_text,
     caveats,
     clean_text,
+    conflict_text,
+    conflicts,
     count_by_kind,
     device_label,
     devices_per_kind,
     grouped_findings,
+    has_facts,
     headline,
     human_bytes,
+    identified_by,
     input_problems,
     iso_utc,
     port_text,
@@ -155,17 +159,39 @@ def _devices(result: AuditResult) -> str:
     out = ['<section id="devices">', "<h2>Devices</h2>"]
     if not devices:
         return "\n".join([*out, "<p>No closed-network device was seen.</p>", "</section>"])
-    header = ["device", "name", "vendor", "role", "mac", "packets", "bytes", "flows", "findings"]
-    header += ["first seen", "last seen"]
-    out.append(_table(header, [_device_row(d) for d in devices], ".....rrrrtt"))
+    header = ["device", "name", "vendor", "role", "model", "mac", "packets", "bytes", "flows"]
+    header += ["findings", "first seen", "last seen"]
+    out.append(_table(header, [_device_row(d) for d in devices], "......rrrrtt"))
+    out += _identification(devices)
+    out += _conflicts(result)
     out += ["<h3>Traffic by verdict</h3>", _legend()]
     rows = [[h(d.ip), _bar(bytes_by_verdict(d)), _verdict_text(d)] for d in devices]
     out.append(_table(["device", "share of bytes", "bytes by verdict"], rows))
     return "\n".join([*out, "</section>"])
 
 
+def _identification(devices: list[DeviceSummary]) -> list[str]:
+    """What the traffic told about each device, and the strongest evidence for it."""
+    known = [d for d in devices if has_facts(d)]
+    if not known:
+        return []
+    header = ["device", "firmware", "serial", "host name", "answers on", "identified by"]
+    fields = [(d.ip, d.firmware, d.serial, d.hostname, ", ".join(d.services)) for d in known]
+    rows = [[*map(h, row), h(identified_by(d))] for row, d in zip(fields, known, strict=True)]
+    return ["<h3>Device facts from traffic</h3>", _table(header, rows)]
+
+
+def _conflicts(result: AuditResult) -> list[str]:
+    found = conflicts(result)
+    if not found:
+        return []
+    items = "".join(f"<li>{h(d.ip)} ({h(d.name)}): {h(conflict_text(c))}</li>" for d, c in found)
+    intro = "<p>The site inventory wins; the traffic says otherwise:</p>"
+    return ['<h3 class="bad">Inventory conflicts</h3>', intro, f"<ul>{items}</ul>"]
+
+
 def _device_row(d: DeviceSummary) -> list[str]:
-    ident = [h(d.ip), h(d.name), h(d.vendor), h(d.role), h(d.mac)]
+    ident = [h(d.ip), h(d.name), h(d.vendor), h(d.role), h(d.model), h(d.mac)]
     counts = [f"{d.packets:,}", h(bytes_text(d.bytes)), f"{d.flows:,}", f"{d.findings:,}"]
     return [*ident, *counts, iso_utc(d.first_ts), iso_utc(d.last_ts)]
 

@@ -21,7 +21,9 @@ SCHEMA = "cctv-monitor/report/v1"
 def report_dict(result: AuditResult) -> dict[str, Any]:
     """The report as plain JSON values, keys in a fixed order, no NaN or infinity.
 
-    Contract fields come first in each object, additions after them.
+    Contract fields come first in each object, additions after them. A device's
+    ``evidence`` lists every fact learned about it ({fact, value, source, confidence});
+    ``conflicts`` where the site inventory and the traffic disagree.
 
     Devices are ordered by address, findings by first time (then device, kind, peer).
     """
@@ -80,9 +82,16 @@ def _device(dev: DeviceSummary) -> dict[str, Any]:
         "flows": int(dev.flows),
         "findings": int(dev.findings),
         "mac": dev.mac,
+        "model": dev.model,
+        "firmware": dev.firmware,
+        "serial": dev.serial,
+        "hostname": dev.hostname,
         "first_ts": _ts(dev.first_ts),
         "last_ts": _ts(dev.last_ts),
+        "services": list(dev.services),
         "bytes_by_verdict": bytes_by_verdict(dev),
+        "evidence": [f.to_json() for f in dev.evidence],
+        "conflicts": [c.to_json() for c in dev.conflicts],
     }
 
 

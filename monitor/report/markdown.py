@@ -12,12 +12,16 @@ from monitor.report._common import (
     bytes_text,
     caveats,
     clean_text,
+    conflict_text,
+    conflicts,
     count_by_kind,
     device_label,
     devices_per_kind,
     grouped_findings,
+    has_facts,
     headline,
     human_bytes,
+    identified_by,
     input_problems,
     iso_utc,
     port_text,
@@ -107,10 +111,12 @@ def _devices(result: AuditResult) -> str:
     devices = sorted_devices(result)
     if not devices:
         return "## Devices\n\nNo closed-network device was seen."
-    header = ["device", "name", "vendor", "role", "mac", "packets", "bytes", "flows", "findings"]
-    header += ["first seen", "last seen"]
+    header = ["device", "name", "vendor", "role", "model", "mac", "packets", "bytes", "flows"]
+    header += ["findings", "first seen", "last seen"]
     rows = [_device_row(d) for d in devices]
-    out = ["## Devices", "", _table(header, rows, ".....rrrr")]
+    out = ["## Devices", "", _table(header, rows, "......rrrr")]
+    out += _identification(devices)
+    out += _conflicts(result)
     out += ["", "### Traffic by verdict (bytes)", ""]
     verdict_rows = [
         [md(d.ip), *(_verdict_cell(n) for n in bytes_by_verdict(d).values())] for d in devices
@@ -120,8 +126,34 @@ def _devices(result: AuditResult) -> str:
     return "\n".join(out)
 
 
+def _identification(devices: list[DeviceSummary]) -> list[str]:
+    """What the traffic told about each device, and the strongest evidence for it."""
+    known = [d for d in devices if has_facts(d)]
+    if not known:
+        return []
+    header = ["device", "firmware", "serial", "host name", "answers on", "identified by"]
+    fields = [(d.ip, d.firmware, d.serial, d.hostname, ", ".join(d.services)) for d in known]
+    rows = [[*map(md, row), md(identified_by(d))] for row, d in zip(fields, known, strict=True)]
+    return ["", "### Device facts from traffic", "", _table(header, rows)]
+
+
+def _conflicts(result: AuditResult) -> list[str]:
+    found = conflicts(result)
+    if not found:
+        return []
+    out = [
+        "",
+        "### Inventory conflicts",
+        "",
+        "The site inventory wins; the traffic says otherwise:",
+    ]
+    out.append("")
+    out += [f"- {md(d.ip)} ({md(d.name)}): {md(conflict_text(c))}" for d, c in found]
+    return out
+
+
 def _device_row(d: DeviceSummary) -> list[str]:
-    ident = [md(d.ip), md(d.name), md(d.vendor), md(d.role), md(d.mac)]
+    ident = [md(d.ip), md(d.name), md(d.vendor), md(d.role), md(d.model), md(d.mac)]
     counts = [f"{d.packets:,}", bytes_text(d.bytes), f"{d.flows:,}", f"{d.findings:,}"]
     return ident + counts + [iso_utc(d.first_ts), iso_utc(d.last_ts)]
 

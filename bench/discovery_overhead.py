@@ -1,0 +1,117 @@
+"""What device discovery and fingerprinting cost: replay with them on, then off.
+
+Each run is a fresh process that times ``run_replay`` (and the JSON report) on one capture
+with ``PipelineSettings(fingerprint=True)`` or ``False``, round-robin so that drift hits
+both alike, after one untimed run that puts the file in the page cache. "Off" skips the
+discovery dissection (SADP, DHIP, WS-Discovery, SSDP, mDNS, XMEye, raw-Ethernet SADP), the
+DHCP dissector, the banner/realm/User-Agent observations, the per-flow fact gathering and
+the device summary; everything else is the same replay.
+
+Usage: python bench/discovery_overhead.py [--file bench/data/cctv-1m.pcap] [--repeat 5]
+Writes the medians to stdout and bench/results/discovery-<hostname>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+DEFAULT_FILE = BENCH / "data" / "cctv-1m.pcap"
+CHILD = """
+import json, sys, time
+from monitor.classify.catalog import load_catalog
+from monitor.config import default_policy
+from monitor.pipeline import PipelineSettings
+from monitor.replay import run_replay
+from monitor.report.json_report import report_dict
+catalog = load_catalog()
+settings = PipelineSettings(fingerprint=sys.argv[2] == "on")
+start, cpu = time.perf_counter(), time.process_time()
+run = run_replay([sys.argv[1]], default_policy(), catalog, settings)
+replayed, replay_cpu = time.perf_counter(), time.process_time()
+report = report_dict(run.result)
+done = time.perf_counter()
+known = sum(1 for d in run.result.devices if d.role or d.model)
+print(json.dumps({"replay_s": replayed - start, "total_s": done - start,
+                  "replay_cpu_s": replay_cpu - cpu,
+                  "packets": run.result.packets, "devices": len(run.result.devices),
+                  "identified": known, "findings": len(report["findings"])}))
+"""
+
+
+def run_once(path: Path, mode: str) -> dict[str, float]:
+    """One fresh-process replay; its timings and counts."""
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), mode],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per mode (>= 3)")
+    args = parser.parse_args()
+    if not args.file.exists():
+        print(f"{args.file} is missing: run python bench/make_capture.py", file=sys.stderr)
+        return 2
+    run_once(args.file, "off")  # page cache, imports compiled
+    runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+    for i in range(max(3, args.repeat)):
+        for mode in ("on", "off") if i % 2 == 0 else ("off", "on"):
+            runs[mode].append(run_once(args.file, mode))
+            print(f"  run {i + 1} {mode:>3}: {runs[mode][-1]['replay_s']:.3f} s", file=sys.stderr)
+    med = {m: statistics.median(r["replay_s"] for r in rs) for m, rs in runs.items()}
+    tot = {m: statistics.median(r["total_s"] for r in rs) for m, rs in runs.items()}
+    cpu = {m: statistics.median(r["replay_cpu_s"] for r in rs) for m, rs in runs.items()}
+    overhead = (med["on"] - med["off"]) / med["off"] * 100.0
+    cpu_overhead = (cpu["on"] - cpu["off"]) / cpu["off"] * 100.0
+    packets = runs["on"][0]["packets"]
+    summary = {
+        "file": str(args.file),
+        "packets": packets,
+        "repeat": len(runs["on"]),
+        "replay_s_median": med,
+        "replay_and_report_s_median": tot,
+        "overhead_percent": round(overhead, 2),
+        "replay_cpu_s_median": cpu,
+        "cpu_overhead_percent": round(cpu_overhead, 2),
+        "packets_per_s": {m: round(packets / s) for m, s in med.items()},
+        "devices": runs["on"][0]["devices"],
+        "identified_devices": {m: rs[0]["identified"] for m, rs in runs.items()},
+        "findings": {m: rs[0]["findings"] for m, rs in runs.items()},
+        "runs": runs,
+        "host": socket.gethostname(),
+        "python": platform.python_version(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    rate = summary["packets_per_s"]
+    print(
+        f"replay of {packets:,} packets, median of {summary['repeat']} runs each:\n"
+        f"  fingerprinting on : {med['on']:.3f} s ({rate['on']:,} packets/s)\n"
+        f"  fingerprinting off: {med['off']:.3f} s ({rate['off']:,} packets/s)\n"
+        f"  overhead          : {overhead:+.1f} %  (with the JSON report: "
+        f"{(tot['on'] - tot['off']) / tot['off'] * 100:+.1f} %)\n"
+        f"  CPU time          : {cpu['on']:.3f} s vs {cpu['off']:.3f} s, {cpu_overhead:+.1f} %\n"
+        f"  devices {summary['devices']}, identified (role or model) on/off: "
+        f"{summary['identified_devices']['on']}/{summary['identified_devices']['off']}"
+    )
+    out = BENCH / "results" / f"discovery-{socket.gethostname()}.json"
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
