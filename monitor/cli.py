@@ -102,7 +102,12 @@ def _settings(args: argparse.Namespace, snapshot_seconds: float | None) -> Pipel
     flows = FlowSettings(
         idle_timeout=args.idle_timeout, active_timeout=args.active_timeout, max_flows=args.max_flows
     )
-    return PipelineSettings(flows=flows, snapshot_seconds=snapshot_seconds)
+    # Flow records are kept only when a flow table is asked for: memory then stays flat
+    # however long the capture is (live never keeps them).
+    keep_records = bool(getattr(args, "flows", None))
+    return PipelineSettings(
+        flows=flows, snapshot_seconds=snapshot_seconds, keep_records=keep_records
+    )
 
 
 def _policy(path: str | None) -> Policy:
