@@ -93,6 +93,20 @@ def gather_u32(u8: U8, pos: I64, byteorder: str) -> I64:
     return b3 | (b2 << 8) | (b1 << 16) | (b0 << 24)
 
 
+def report_stream_end(
+    sink: InputSummary, name: str, window: ChunkedReader, need: int, unit: str
+) -> None:
+    """Note how a capture stream ended if not cleanly: a read error, or cut inside ``unit``."""
+    if window.error is not None:
+        record_error(sink, f"{name}: read error at byte offset {window.offset}: {window.error}")
+    elif window.available:
+        record_error(
+            sink,
+            f"{name}: cut short in the middle of {unit} at byte offset "
+            f"{window.offset} ({window.available} of {need} bytes present)",
+        )
+
+
 def record_error(sink: InputSummary, message: str, *, truncated: bool = True) -> None:
     """Note a problem with one input in its summary (and the log)."""
     log.warning("%s", message)
@@ -254,13 +268,5 @@ class PcapStreamReader:
 
     def _finish(self) -> None:
         """The stream ended: say so if it ended inside a record or on a read error."""
-        w = self.window
-        if w.error is not None:
-            record_error(self.sink, f"{self.name}: read error at byte offset {w.offset}: {w.error}")
-        elif w.available:
-            record_error(
-                self.sink,
-                f"{self.name}: cut short in the middle of a packet record at byte offset "
-                f"{w.offset} ({w.available} of {self._need} bytes present)",
-            )
+        report_stream_end(self.sink, self.name, self.window, self._need, "a packet record")
         self.stopped = True

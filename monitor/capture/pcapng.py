@@ -17,7 +17,7 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from monitor.capture.pcapfile import ChunkedReader, gather_u32, record_error
+from monitor.capture.pcapfile import ChunkedReader, gather_u32, record_error, report_stream_end
 from monitor.model import FrameBatch, InputSummary
 
 BT_SHB = 0x0A0D0D0A
@@ -296,12 +296,4 @@ class PcapngStreamReader:
 
     def _finish(self) -> None:
         """The stream ended: say so if it ended inside a block or on a read error."""
-        w = self.window
-        if w.error is not None:
-            record_error(self.sink, f"{self.name}: read error at byte offset {w.offset}: {w.error}")
-        elif w.available:
-            record_error(
-                self.sink,
-                f"{self.name}: cut short in the middle of a block at byte offset "
-                f"{w.offset} ({w.available} of {self._need} bytes present)",
-            )
+        report_stream_end(self.sink, self.name, self.window, self._need, "a block")
