@@ -55,7 +55,25 @@ def _lengths(
     return caplen, wirelen
 
 
-class _FileWriter:
+class _Closing:
+    """``with`` support for anything with a ``close()``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _FileWriter(_Closing):
     """What both file writers share: the open file, counters, flush, close, ``with``."""
 
     def __init__(self, path: str | os.PathLike[str], snaplen: int) -> None:
@@ -82,17 +100,6 @@ class _FileWriter:
         if self._fobj is not None:
             self._fobj.close()
             self._fobj = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class PcapWriter(_FileWriter):
@@ -227,7 +234,7 @@ def open_capture_writer(
     return PcapngWriter(path, kinds, snaplen)
 
 
-class RotatingPcapWriter:
+class RotatingPcapWriter(_Closing):
     """Classic pcap files in ``directory`` with bounded size, each and all together.
 
     Files are named ``PREFIX-NNNNNN-YYYYmmddTHHMMSSZ.pcap`` (sequence number and the UTC
@@ -338,17 +345,6 @@ class RotatingPcapWriter:
     def close(self) -> None:
         """Close the file being written (idempotent)."""
         self._close_current()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 _SEQ_RE = re.compile(r"-(\d{6,})(?:-[0-9TZ]+)?\.pcap$")
