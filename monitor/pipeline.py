@@ -26,7 +26,7 @@ from monitor.counters import Counters, Snapshot
 from monitor.decode.discovery import parse_sadp_ether
 from monitor.decode.frames import ETH_SADP, DecodedBatch, decode_batch
 from monitor.flow.state import FlowState
-from monitor.flow.table import FlowSettings, FlowTable
+from monitor.flow.table import BatchResult, FlowSettings, FlowTable, flow_keys_low
 from monitor.model import (
     LINKTYPE_ETHERNET,
     EndReason,
@@ -92,6 +92,7 @@ class Pipeline:
         self.bytes = 0
         self.flow_count = 0
         self.now: float | None = None
+        self.last_result: BatchResult | None = None  # the newest batch, for live evidence
         self._unsettled: dict[str, FlowState] = {}
         self._next_sweep = 0.0
         self._next_settle = 0.0
@@ -158,9 +159,7 @@ class Pipeline:
 
     @staticmethod
     def _from_orig(flow: FlowState, d: DecodedBatch, i: int) -> bool:
-        s, t = int(d.src_key[i]), int(d.dst_key[i])
-        sender_low = s < t or (s == t and int(d.sport[i]) <= int(d.dport[i]))
-        return sender_low == flow.orig_is_low
+        return flow_keys_low(d, i) == flow.orig_is_low
 
     def _layer2_discovery(self, d: DecodedBatch) -> None:
         """Hikvision SADP over raw Ethernet (EtherType 0x8033) has no IP flow."""
@@ -255,9 +254,10 @@ class Pipeline:
         """End of input: every live flow ends, a last snapshot is taken."""
         for flow in list(self.table.drain()):
             self._end(flow, EndReason.END_OF_INPUT)
-        self.refresh_devices()
         if self.settings.snapshot_seconds and self.now is not None:
-            self.snapshots.append(self.snapshot())
+            self.snapshots.append(self.snapshot())  # refreshes the devices too
+        else:
+            self.refresh_devices()
 
     def snapshot(self) -> Snapshot:
         """The counters now, with the gauges brought up to date."""
@@ -321,7 +321,7 @@ class Pipeline:
 
         None when there are none (live evidence capture writes these frames).
         """
-        result = getattr(self, "last_result", None)
+        result = self.last_result
         if result is None or not result.group_flow:
             return None
         flows = result.group_flow
