@@ -227,8 +227,9 @@ class TcpSession:
         self.t += seconds
         return self
 
-    def syn(self, vlan: int | None = None) -> Frame:
-        opts = [
+    def syn_options(self) -> list[tuple[str, object]]:
+        """The TCP options both ends put on SYN and SYN-ACK (a Linux-like set)."""
+        return [
             ("MSS", self.mss),
             ("NOP", None),
             ("NOP", None),
@@ -236,20 +237,14 @@ class TcpSession:
             ("NOP", None),
             ("WScale", 7),
         ]
-        return self.seg(True, "S", vlan=vlan, options=opts)
+
+    def syn(self, vlan: int | None = None) -> Frame:
+        return self.seg(True, "S", vlan=vlan, options=self.syn_options())
 
     def handshake(self, vlan: int | None = None) -> TcpSession:
         self.syn(vlan)
         self.wait(self.rtt)
-        opts = [
-            ("MSS", self.mss),
-            ("NOP", None),
-            ("NOP", None),
-            ("SAckOK", b""),
-            ("NOP", None),
-            ("WScale", 7),
-        ]
-        self.seg(False, "SA", options=opts)
+        self.seg(False, "SA", options=self.syn_options())
         self.wait(0.0001)
         self.seg(True, "A")
         return self
