@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from monitor.classify.catalog import VendorCatalog
 from monitor.classify.names import NameCache
-from monitor.decode import dhcp, dns, http, natpmp, quic, tls, upnp
+from monitor.decode import dhcp, dns, http, natpmp, tls, upnp
 from monitor.decode.discovery import DiscoveryInfo, dissect_discovery
 from monitor.flow.state import FlowState, Observation
 from monitor.model import IPPROTO_TCP, IPPROTO_UDP
@@ -97,6 +97,10 @@ class Inspector:
                     Observation(ts, "upnp_mapping", "NAT-PMP/PCP", str(mapping))
                 )
         if from_orig and payload[0] & 0xC0 == 0xC0 and len(payload) >= 1200:
+            # Imported here: the QUIC decoder pulls in cryptography (~20 ms of start-up),
+            # and most captures hold no QUIC Initial at all.
+            from monitor.decode import quic
+
             sni = quic.quic_initial_sni(payload)
             if sni:
                 self._name(flow, ts, "quic_sni", sni)
