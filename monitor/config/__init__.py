@@ -1,6 +1,5 @@
 """Site policy (CONTRACT.md §2): strict YAML loading that names file, line and key, fast lookups."""
 
-from monitor.config.loader import load_policy
 from monitor.config.policy import (
     CACHE_MAX,
     DEFAULT_CLOSED,
@@ -37,3 +36,14 @@ __all__ = [
     "load_policy",
     "net_key",
 ]
+
+
+def load_policy(path: str) -> Policy:
+    """Read and validate a site policy file (see :func:`monitor.config.loader.load_policy`).
+
+    The loader (and with it yaml) is imported on first use: a replay under the built-in
+    policy never needs it.
+    """
+    from monitor.config.loader import load_policy as load
+
+    return load(path)
