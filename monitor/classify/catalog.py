@@ -7,10 +7,9 @@ import importlib.resources
 import ipaddress
 import json
 import re
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
-
-import yaml
 
 from monitor.model import MonitorError
 
@@ -18,7 +17,6 @@ SCHEMA = "cctv-monitor/catalog/v1"
 _CACHE_MAX = 1 << 14
 _MISS = object()
 _MAC_SEPARATORS = str.maketrans("", "", ":-. ")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,10 +276,26 @@ def _suffix_lookup(table: dict[str, Any], name: str) -> Any:
     return hit
 
 
+def _parse_yaml(raw: bytes) -> Any:
+    """The YAML document in ``raw`` (libyaml when PyYAML has it); yaml is imported here."""
+    import yaml
+
+    return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+def _shipped_doc(raw: bytes) -> Any:
+    """The shipped catalog's document: its JSON twin while that matches ``raw``, else YAML."""
+    from monitor.classify import catalog_json
+
+    if len(raw) == catalog_json.SOURCE_SIZE and zlib.crc32(raw) == catalog_json.SOURCE_CRC32:
+        return json.loads("".join(catalog_json.PARTS))
+    return _parse_yaml(raw)
+
+
 @functools.lru_cache(maxsize=1)
 def _shipped() -> VendorCatalog:
     ref = importlib.resources.files("monitor").joinpath("data/catalog.yaml")
-    return VendorCatalog(yaml.load(ref.read_bytes(), Loader=_Loader), path=str(ref))
+    return VendorCatalog(_shipped_doc(ref.read_bytes()), path=str(ref))
 
 
 def load_catalog(path: str | None = None) -> VendorCatalog:
@@ -289,7 +303,7 @@ def load_catalog(path: str | None = None) -> VendorCatalog:
     if path is None:
         return _shipped()
     with open(path, "rb") as fh:
-        return VendorCatalog(yaml.load(fh.read(), Loader=_Loader), path=path)
+        return VendorCatalog(_parse_yaml(fh.read()), path=path)
 
 
 def render_catalog(catalog: VendorCatalog) -> str:

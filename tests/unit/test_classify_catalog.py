@@ -17,6 +17,7 @@ from monitor.classify.catalog import (
     SCHEMA,
     Endpoint,
     VendorCatalog,
+    _shipped_doc,
     load_catalog,
     render_catalog,
     render_catalog_json,
@@ -321,3 +322,27 @@ def test_builder_checks_its_curation() -> None:
     data["vendors"]["axis"]["ouis"]["axis"]["count"] = 5
     with pytest.raises(builder.BuildError, match="axis/axis"):
         builder.build_ouis(data, builder.read_manuf(SHARED / "manuf.txt"))
+
+
+# -- the JSON twin of the shipped file ---------------------------------------------------------
+def test_json_twin_is_current() -> None:
+    shipped = importlib.resources.files("monitor").joinpath("data/catalog.yaml")
+    module = REPO / "monitor" / "classify" / "catalog_json.py"
+    expected = _builder().data_module(shipped.read_text(encoding="utf-8"))
+    assert module.read_text(encoding="utf-8") == expected, (
+        "run: python tools/build_catalog.py --module-only"
+    )
+
+
+def test_json_twin_holds_exactly_the_yaml_document() -> None:
+    raw = importlib.resources.files("monitor").joinpath("data/catalog.yaml").read_bytes()
+    from_json = _shipped_doc(raw)
+    from_yaml = yaml.safe_load(raw)
+    assert repr(from_json) == repr(from_yaml)  # same keys, order, types and values
+
+
+def test_edited_yaml_wins_over_a_stale_json_twin() -> None:
+    raw = importlib.resources.files("monitor").joinpath("data/catalog.yaml").read_bytes()
+    edited = raw.replace(b"version: '2026-11-21'", b"version: 'edited'")
+    assert edited != raw
+    assert _shipped_doc(edited)["version"] == "edited"
