@@ -8,7 +8,7 @@ SAMPLES := pcaps/demo_day.pcap.gz
 
 .PHONY: setup system-deps demo test lint bench backfill clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py $(wildcard monitor/*/*.c monitor/native/*.h)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

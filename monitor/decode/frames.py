@@ -3,6 +3,9 @@
 No Python code runs per packet here. Each step gathers a fixed window of bytes at a
 per-packet offset (``arr[offsets[:, None] + arange(width)]``) and reads fields from
 its columns. Frames too short for a header are masked, never read past.
+
+The C twin in ``_headers.c`` does the same in one pass per frame and is used when
+built; this numpy version is the fallback and the oracle the tests compare it with.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from monitor.model import (
     LINKTYPE_RAW,
     FrameBatch,
 )
+from monitor.speedups import load
+
+_headers = load("monitor.decode._headers")
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
@@ -139,8 +145,28 @@ def _ppp(arr: npt.NDArray[np.uint8], off: I64, caplen: I64) -> tuple[I64, I64, B
     return l3, etype.astype(np.int64), caplen >= 4
 
 
+# dtypes of the DecodedBatch columns after ``batch``, in field order
+_COLUMN_DTYPES = (
+    np.bool_, np.uint8, np.int64, np.int64, np.int64, np.uint64, np.uint64, np.int64,
+    np.int64, np.int64, np.int64, np.int64, np.int64, np.bool_, np.bool_,
+)  # fmt: skip
+
+
 def decode_batch(batch: FrameBatch) -> DecodedBatch:
     """Decode link, network and transport headers of every frame in ``batch``."""
+    if _headers is None:
+        return decode_batch_numpy(batch)
+    n = len(batch)
+    columns = tuple(np.empty(n, dtype=t) for t in _COLUMN_DTYPES)
+    lengths = tuple(
+        np.ascontiguousarray(a, dtype=np.int64) for a in (batch.offset, batch.caplen, batch.wirelen)
+    )
+    _headers.decode(batch.data, batch.linktype, lengths, columns)
+    return DecodedBatch(batch, *columns)
+
+
+def decode_batch_numpy(batch: FrameBatch) -> DecodedBatch:
+    """``decode_batch`` in numpy (the fallback without the C speedup, and its oracle)."""
     arr = np.frombuffer(batch.data, dtype=np.uint8)
     n = len(batch)
     l3, etype, link_ok = _link_layer(batch, arr)
