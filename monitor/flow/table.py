@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.decode.frames import DecodedBatch
-from monitor.flow.key import address_text, flow_keys
-from monitor.flow.state import TCP_ACK, TCP_SYN, FlowState
+from monitor.flow.grouping import Groups, group_batch
+from monitor.flow.key import address_text
+from monitor.flow.state import FlowState
 from monitor.model import IPPROTO_TCP, EndReason
 
 I64 = npt.NDArray[np.int64]
@@ -60,71 +61,6 @@ def _port_score(port: int) -> int:
 
 
 @dataclass(slots=True)
-class _Groups:
-    """Per-flow aggregates of one batch (arrays indexed by group)."""
-
-    keys: list[int]
-    rep: list[int]
-    low_pkts: list[int]
-    high_pkts: list[int]
-    low_bytes: list[int]
-    high_bytes: list[int]
-    first_ts: list[float]
-    last_ts: list[float]
-    low_flags: list[int]
-    high_flags: list[int]
-    low_syn: list[bool]
-    high_syn: list[bool]
-    low_synack: list[bool]
-    starts: I64
-    counts: I64
-    order: I64
-    frames: I64
-    inverse: I64
-
-
-def _group(d: DecodedBatch) -> _Groups:
-    """Group the IP frames of a batch by flow key (the batch must hold at least one)."""
-    keys, src_low = flow_keys(d)
-    frames = np.flatnonzero(d.ip)
-    uniq, inverse, counts = np.unique(keys[frames], return_inverse=True, return_counts=True)
-    order = np.argsort(inverse, kind="stable")
-    starts = np.zeros(len(uniq), dtype=np.int64)
-    np.cumsum(counts[:-1], out=starts[1:])
-    sel = frames[order]
-    low = src_low[sel].astype(np.int64)
-    high = 1 - low
-    wl = d.wirelen[sel]
-    fl = d.tcp_flags[sel]
-    syn_only = ((fl & (TCP_SYN | TCP_ACK)) == TCP_SYN).astype(np.int64)
-    synack = ((fl & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)).astype(np.int64)
-    ts = d.batch.ts[sel]
-    add = np.add.reduceat
-    low_pkts = add(low, starts)
-    low_bytes = add(wl * low, starts)
-    return _Groups(
-        keys=uniq.tolist(),
-        rep=sel[starts].tolist(),
-        low_pkts=low_pkts.tolist(),
-        high_pkts=(counts - low_pkts).tolist(),
-        low_bytes=low_bytes.tolist(),
-        high_bytes=(add(wl, starts) - low_bytes).tolist(),
-        first_ts=np.minimum.reduceat(ts, starts).tolist(),
-        last_ts=np.maximum.reduceat(ts, starts).tolist(),
-        low_flags=np.bitwise_or.reduceat(fl * low, starts).tolist(),
-        high_flags=np.bitwise_or.reduceat(fl * high, starts).tolist(),
-        low_syn=(add(syn_only * low, starts) > 0).tolist(),
-        high_syn=(add(syn_only * high, starts) > 0).tolist(),
-        low_synack=(add(synack * low, starts) > 0).tolist(),
-        starts=starts,
-        counts=counts,
-        order=order,
-        frames=frames,
-        inverse=inverse,
-    )
-
-
-@dataclass(slots=True)
 class FlowTable:
     """All live flows, keyed by 64-bit flow key."""
 
@@ -139,15 +75,14 @@ class FlowTable:
         """Account every IP frame of ``d`` to its flow; pick the head frames to dissect."""
         n = len(d.batch)
         head_mask = np.zeros(n, dtype=np.bool_)
-        frame_group = np.full(n, -1, dtype=np.int64)
         new: list[FlowState] = []
         pending: list[FlowState] = []
         ended: list[tuple[FlowState, EndReason]] = []
         group_flow: list[FlowState] = []
         if not d.ip.any():
+            frame_group = np.full(n, -1, dtype=np.int64)
             return BatchResult(new, pending, ended, group_flow, frame_group, head_mask)
-        g = _group(d)
-        frame_group[g.frames] = g.inverse
+        g = group_batch(d)
         limit = self.settings.head_packets
         for i, key in enumerate(g.keys):
             flow, is_new = self._flow_for(key, i, g, d, ended)
@@ -173,17 +108,17 @@ class FlowTable:
             if g.last_ts[i] > flow.last_ts:
                 flow.last_ts = g.last_ts[i]
             if flow.head_seen < limit:
-                take = min(limit - flow.head_seen, int(g.counts[i]))
-                start = int(g.starts[i])
-                head_mask[g.frames[g.order[start : start + take]]] = True
+                take = min(limit - flow.head_seen, g.counts[i])
+                start = g.starts[i]
+                head_mask[g.members[start : start + take]] = True
                 flow.head_seen += take
-        return BatchResult(new, pending, ended, group_flow, frame_group, head_mask)
+        return BatchResult(new, pending, ended, group_flow, g.frame_group, head_mask)
 
     def _flow_for(
         self,
         key: int,
         i: int,
-        g: _Groups,
+        g: Groups,
         d: DecodedBatch,
         ended: list[tuple[FlowState, EndReason]],
     ) -> tuple[FlowState, bool]:
@@ -204,7 +139,7 @@ class FlowTable:
         self.flows[key] = flow
         return flow, True
 
-    def _new_flow(self, key: int, i: int, g: _Groups, d: DecodedBatch) -> FlowState:
+    def _new_flow(self, key: int, i: int, g: Groups, d: DecodedBatch) -> FlowState:
         rep = g.rep[i]
         frame = d.batch.frame(rep)
         base = int(d.batch.offset[rep])
@@ -236,7 +171,7 @@ class FlowTable:
 
     @staticmethod
     def _sender_is_orig(
-        i: int, g: _Groups, rep_low: bool, sport: int, dport: int, proto: int
+        i: int, g: Groups, rep_low: bool, sport: int, dport: int, proto: int
     ) -> bool:
         """Initiator rule: the SYN sender; else the side with the ephemeral port; else the
         first sender."""

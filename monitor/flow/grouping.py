@@ -1,0 +1,142 @@
+"""Group the IP frames of one batch by flow key, with per-flow aggregates.
+
+Groups come out in the order of each flow's first frame in the batch, so flows are
+numbered in the order they appear. The C twin in ``_groups.c`` does it in one pass
+with a hash table and is used when built; the numpy version here (sort based) is the
+fallback and the oracle the tests compare it with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.decode.frames import DecodedBatch
+from monitor.flow.key import flow_keys
+from monitor.flow.state import TCP_ACK, TCP_SYN
+from monitor.speedups import load
+
+I64 = npt.NDArray[np.int64]
+_groups = load("monitor.flow._groups")
+
+
+@dataclass(slots=True)
+class Groups:
+    """Per-flow aggregates of one batch; lists are indexed by group.
+
+    ``members[starts[g] : starts[g] + counts[g]]`` are group ``g``'s frames in frame
+    order; ``frame_group[i]`` is frame ``i``'s group (-1 when it is not IP).
+    """
+
+    keys: list[int]
+    rep: list[int]
+    low_pkts: list[int]
+    high_pkts: list[int]
+    low_bytes: list[int]
+    high_bytes: list[int]
+    first_ts: list[float]
+    last_ts: list[float]
+    low_flags: list[int]
+    high_flags: list[int]
+    low_syn: list[bool]
+    high_syn: list[bool]
+    low_synack: list[bool]
+    starts: list[int]
+    counts: list[int]
+    members: I64
+    frame_group: I64
+
+
+# dtypes of the C function's per-group outputs, in its order
+_GROUP_DTYPES = (
+    np.uint64, np.int64, np.int64, np.int64, np.int64, np.int64, np.int64, np.float64,
+    np.float64, np.int64, np.int64, np.bool_, np.bool_, np.bool_,
+)  # fmt: skip
+
+
+def group_batch(d: DecodedBatch) -> Groups:
+    """Group the IP frames of ``d`` by flow (``d`` should hold at least one)."""
+    if _groups is None:
+        return group_batch_numpy(d)
+    n = len(d.batch)
+    frame_out = (
+        np.empty(n, np.uint64),
+        np.empty(n, np.bool_),
+        np.empty(n, np.int64),
+        np.empty(n, np.int64),
+    )
+    group_out = tuple(np.empty(n, t) for t in _GROUP_DTYPES)
+    columns = (d.ip, d.src_key, d.dst_key, d.sport, d.dport, d.proto, d.wirelen, d.tcp_flags)
+    ts = np.ascontiguousarray(d.batch.ts, dtype=np.float64)
+    g = _groups.group((*columns, ts), frame_out, group_out)
+    k, rep, count, start, lp, lb, hb, fts, lts, lf, hf, ls, hs, lsa = (a[:g] for a in group_out)
+    return Groups(
+        keys=k.tolist(),
+        rep=rep.tolist(),
+        low_pkts=lp.tolist(),
+        high_pkts=(count - lp).tolist(),
+        low_bytes=lb.tolist(),
+        high_bytes=hb.tolist(),
+        first_ts=fts.tolist(),
+        last_ts=lts.tolist(),
+        low_flags=lf.tolist(),
+        high_flags=hf.tolist(),
+        low_syn=ls.tolist(),
+        high_syn=hs.tolist(),
+        low_synack=lsa.tolist(),
+        starts=start.tolist(),
+        counts=count.tolist(),
+        members=frame_out[3][: int(count.sum())],
+        frame_group=frame_out[2],
+    )
+
+
+def group_batch_numpy(d: DecodedBatch) -> Groups:
+    """``group_batch`` in numpy (the fallback without the C speedup, and its oracle)."""
+    keys, src_low = flow_keys(d)
+    frames = np.flatnonzero(d.ip)
+    uniq, first, inverse, counts = np.unique(
+        keys[frames], return_index=True, return_inverse=True, return_counts=True
+    )
+    appearance = np.argsort(first, kind="stable")
+    rank = np.empty_like(appearance)
+    rank[appearance] = np.arange(appearance.size)
+    inverse = rank[inverse.reshape(-1)]
+    uniq, counts = uniq[appearance], counts[appearance]
+    order = np.argsort(inverse, kind="stable")
+    starts = np.zeros(len(uniq), dtype=np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    sel = frames[order]
+    low = src_low[sel].astype(np.int64)
+    high = 1 - low
+    wl = d.wirelen[sel]
+    fl = d.tcp_flags[sel]
+    syn_only = ((fl & (TCP_SYN | TCP_ACK)) == TCP_SYN).astype(np.int64)
+    synack = ((fl & (TCP_SYN | TCP_ACK)) == (TCP_SYN | TCP_ACK)).astype(np.int64)
+    ts = d.batch.ts[sel]
+    add = np.add.reduceat
+    low_pkts = add(low, starts)
+    low_bytes = add(wl * low, starts)
+    frame_group = np.full(len(d.batch), -1, dtype=np.int64)
+    frame_group[frames] = inverse
+    return Groups(
+        keys=uniq.tolist(),
+        rep=sel[starts].tolist(),
+        low_pkts=low_pkts.tolist(),
+        high_pkts=(counts - low_pkts).tolist(),
+        low_bytes=low_bytes.tolist(),
+        high_bytes=(add(wl, starts) - low_bytes).tolist(),
+        first_ts=np.minimum.reduceat(ts, starts).tolist(),
+        last_ts=np.maximum.reduceat(ts, starts).tolist(),
+        low_flags=np.bitwise_or.reduceat(fl * low, starts).tolist(),
+        high_flags=np.bitwise_or.reduceat(fl * high, starts).tolist(),
+        low_syn=(add(syn_only * low, starts) > 0).tolist(),
+        high_syn=(add(syn_only * high, starts) > 0).tolist(),
+        low_synack=(add(synack * low, starts) > 0).tolist(),
+        starts=starts.tolist(),
+        counts=counts.tolist(),
+        members=sel,
+        frame_group=frame_group,
+    )
