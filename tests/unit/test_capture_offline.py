@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import monitor.capture.offline as offline
+import monitor.capture.pcapfile as pcapfile
 from monitor.capture.offline import OfflineSource
 from monitor.model import FrameBatch
 
@@ -76,11 +76,13 @@ def flat(batches: Sequence[FrameBatch]) -> Iterator[tuple[float, bytes, int]]:
             yield float(b.ts[i]), b.frame(i), int(b.wirelen[i])
 
 
-@pytest.fixture(params=["libpcap", "pure"])
+@pytest.fixture(params=["c", "python"])
 def reader_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test through the libpcap fast path and through the pure-Python reader."""
-    if request.param == "pure":
-        monkeypatch.setattr(offline, "fast_path_ok", lambda header: False)
+    """Run a test through the C record scan and through its pure-Python twin."""
+    if request.param == "python":
+        monkeypatch.setattr(pcapfile, "_records", None)
+    elif pcapfile._records is None:
+        pytest.skip("the C speedup is not built")
     return str(request.param)
 
 
@@ -173,10 +175,10 @@ def test_bad_record_length_stops_and_delivers_everything_before(
     assert s.truncated and s.packets == 9000
 
 
-def test_small_map_window_moves_along_the_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_small_read_chunks_move_along_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader_path: str
 ) -> None:
-    monkeypatch.setattr(offline, "WINDOW_BYTES", 65536)
+    monkeypatch.setattr(pcapfile, "CHUNK_BYTES", 65536)
     recs = [(s, f, d, w + 1000 + i) for i, (s, f, d, w) in enumerate(frames(3000))]
     src, batches = read_all([write(tmp_path, "w.pcap", pcap_file(recs))], batch_size=100)
     assert [(f, w) for _, f, w in flat(batches)] == [(r[2], r[3]) for r in recs]
@@ -193,7 +195,7 @@ def test_record_longer_than_snaplen_by_a_lot_is_damage(tmp_path: Path) -> None:
 
 
 def test_record_over_snaplen_is_read_whole(tmp_path: Path) -> None:
-    """libpcap would cut such a record to the snaplen; the reader hands over and keeps it all."""
+    """libpcap would cut such a record to the snaplen; the reader keeps it all."""
     recs = [*frames(5), (T0 + 9, 0, bytes(range(200)), 300), *frames(5, 10)]
     blob = pcap_file(recs, snaplen=100)
     src, batches = read_all([write(tmp_path, "lax.pcap", blob)])

@@ -1,0 +1,181 @@
+"""Each C speedup gives exactly what its numpy/Python twin gives, on any input.
+
+The twins are the fallback when the extensions are not built; these tests are what
+keeps the two from drifting apart: real and sample captures batch by batch, and
+mutated frames (flipped bytes, cuts, the wrong link type) from Hypothesis.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scapy.contrib.mpls import MPLS
+from scapy.layers.inet import ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
+from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q, Ether
+
+import monitor.capture.pcapfile as pcapfile
+import monitor.decode.frames as frames_mod
+import monitor.flow.grouping as grouping
+from monitor import speedups
+from monitor.capture.offline import OfflineSource
+from monitor.decode.frames import decode_batch, decode_batch_numpy
+from monitor.flow.grouping import group_batch, group_batch_numpy
+from monitor.model import FrameBatch
+from tests.framebuild import batch_of
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL = ROOT.parent / "shared" / "pcaps-real"
+BUILT = not speedups.missing()
+needs_c = pytest.mark.skipif(not BUILT, reason="the C speedups are not built")
+
+MACS = {"src": "00:11:22:33:44:55", "dst": "66:77:88:99:aa:bb"}
+TEMPLATES = [
+    bytes(Ether(**MACS) / IP(src="10.0.0.1", dst="192.0.2.7") / TCP(sport=4000, flags="S")),
+    bytes(Ether(**MACS) / Dot1Q(vlan=7) / IP() / UDP(sport=53, dport=5353) / (b"x" * 30)),
+    bytes(Ether(**MACS) / Dot1AD(vlan=3) / Dot1Q(vlan=9) / IP() / ICMP()),
+    bytes(Ether(type=0x8847, **MACS) / MPLS(s=0) / MPLS(s=1) / IP() / UDP() / b"rtp"),
+    bytes(Ether(**MACS) / IP(flags="MF", frag=0) / UDP(sport=1, dport=2) / (b"a" * 40)),
+    bytes(Ether(**MACS) / IP(frag=5) / (b"b" * 20)),
+    bytes(Ether(**MACS) / IPv6(src="fd00::1") / TCP(sport=5, dport=80, flags="PA") / b"GET /"),
+    bytes(Ether(**MACS) / IPv6() / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt() / UDP() / b"z"),
+    bytes(Ether(**MACS) / IPv6() / IPv6ExtHdrFragment(offset=3, m=1) / (b"f" * 16)),
+    bytes(CookedLinux(proto=0x0800) / IP() / TCP(flags="FA")),
+    bytes(IP(src="198.51.100.1", dst="10.0.0.9") / UDP(sport=123, dport=123) / (b"\x1b" * 48)),
+    bytes(Ether(type=0x0806, **MACS) / (b"\x00" * 28)),
+]
+LINKTYPES = [1, 1, 1, 113, 101, 228, 229, 12, 0, 108, 276, 9, 147]
+
+
+@st.composite
+def mutated_batches(draw: st.DrawFn) -> FrameBatch:
+    """A batch of template frames with bytes overwritten, cut short and mislabelled."""
+    count = draw(st.integers(1, 40))
+    out, wirelens = [], []
+    for _ in range(count):
+        frame = bytearray(draw(st.sampled_from(TEMPLATES)))
+        for _ in range(draw(st.integers(0, 4))):
+            at = draw(st.integers(0, min(len(frame), 80) - 1))
+            frame[at] = draw(st.integers(0, 255))
+        cut = draw(st.integers(0, len(frame)))
+        out.append(bytes(frame[:cut] if draw(st.booleans()) else frame))
+        wirelens.append(draw(st.sampled_from([0, len(frame), len(frame) + 100])))
+    ts = [1.7e9 + draw(st.floats(0, 100, allow_nan=False)) for _ in out]
+    return batch_of(out, ts, draw(st.sampled_from(LINKTYPES)), wirelens)
+
+
+def assert_same_columns(batch: FrameBatch) -> None:
+    c, py = decode_batch(batch), decode_batch_numpy(batch)
+    for field in dataclasses.fields(c):
+        if field.name == "batch":
+            continue
+        a, b = getattr(c, field.name), getattr(py, field.name)
+        assert a.dtype == b.dtype, field.name
+        assert np.array_equal(a, b), (field.name, np.flatnonzero(a != b)[:5])
+    if py.ip.any():
+        gc, gp = group_batch(c), group_batch_numpy(py)
+        for field in dataclasses.fields(gc):
+            a, b = getattr(gc, field.name), getattr(gp, field.name)
+            assert np.array_equal(np.asarray(a), np.asarray(b)), field.name
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(mutated_batches())
+def test_decoder_and_grouping_twins_agree_on_mutated_frames(batch: FrameBatch) -> None:
+    assert_same_columns(batch)
+
+
+def capture_files() -> list[Path]:
+    files = sorted((ROOT / "pcaps").glob("*.pcap*"))
+    if REAL.is_dir():
+        files += sorted(
+            p for p in REAL.iterdir() if p.suffix in (".pcap", ".pcapng", ".cap", ".gz")
+        )
+    return files
+
+
+@needs_c
+def test_decoder_and_grouping_twins_agree_on_every_capture() -> None:
+    checked = 0
+    for path in capture_files():
+        for batch in OfflineSource([str(path)], batch_size=512).batches():
+            assert_same_columns(batch)
+            checked += len(batch)
+    assert checked > 0
+
+
+def pcap_stream(
+    records: list[tuple[int, int, bytes, int]], order: str, version: tuple[int, int], nano: bool
+) -> bytes:
+    magic = 0xA1B23C4D if nano else 0xA1B2C3D4
+    out = [struct.pack(order + "IHHiIII", magic, *version, 0, 0, 65535, 1)]
+    for sec, frac, data, wire in records:
+        first, second = (len(data), wire) if version >= (2, 3) else (wire, len(data))
+        out.append(struct.pack(order + "IIII", sec, frac, first, second) + data)
+    return b"".join(out)
+
+
+record = st.tuples(
+    st.integers(0, 2**32 - 1), st.integers(0, 999_999), st.binary(max_size=300), st.integers(0, 400)
+)
+
+
+def read_every_way(path: str, monkeypatch: pytest.MonkeyPatch, batch_size: int) -> list[object]:
+    results = []
+    for records_module in (pcapfile._records, None):
+        monkeypatch.setattr(pcapfile, "_records", records_module)
+        src = OfflineSource([path], batch_size=batch_size)
+        got = [
+            (b.data[int(o) : int(o) + int(c)], float(t), int(w))
+            for b in src.batches()
+            for o, c, t, w in zip(b.offset, b.caplen, b.ts, b.wirelen, strict=True)
+        ]
+        s = src.summaries[0]
+        results.append((got, s.packets, s.bytes, s.errors, s.truncated))
+    return results
+
+
+@needs_c
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(record, max_size=30),
+    st.sampled_from(["<", ">"]),
+    st.sampled_from([(2, 4), (2, 3), (2, 2)]),
+    st.booleans(),
+    st.integers(0, 400),
+    st.sampled_from([b"", b"\xff" * 16, b"\x00\x00\x00"]),
+    st.integers(1, 7),
+)
+def test_record_scan_twins_agree(
+    tmp_path_factory: pytest.TempPathFactory,
+    records: list[tuple[int, int, bytes, int]],
+    order: str,
+    version: tuple[int, int],
+    nano: bool,
+    cut: int,
+    tail: bytes,
+    batch_size: int,
+) -> None:
+    blob = pcap_stream(records, order, version, nano) + tail
+    blob = blob[: len(blob) - cut] if cut < len(blob) - 24 else blob
+    path = tmp_path_factory.mktemp("scan") / "s.pcap"
+    path.write_bytes(blob)
+    with pytest.MonkeyPatch.context() as mp:
+        c, py = read_every_way(str(path), mp, batch_size)
+    assert c == py
+
+
+def test_speedups_are_built_in_ci() -> None:
+    """CI must test the C path (the twins are tested here either way)."""
+    if os.environ.get("CI") != "true" and not BUILT:
+        pytest.skip(f"not built here: {speedups.missing()}")
+    assert speedups.missing() == []
+    assert frames_mod._headers is not None and grouping._groups is not None
