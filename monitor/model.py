@@ -118,7 +118,7 @@ class FrameBatch:
     def frame(self, i: int) -> bytes:
         """The bytes of frame ``i``."""
         start = int(self.offset[i])
-        return self.data[start : start + int(self.caplen[i])]
+        return bytes(self.data[start : start + int(self.caplen[i])])
 
 
 @dataclass(slots=True)

@@ -305,3 +305,25 @@ def test_batches_can_be_read_twice(tmp_path: Path) -> None:
     assert sum(len(b) for b in src.batches()) == 10
     assert sum(len(b) for b in src.batches()) == 10
     assert src.summaries[0].packets == 10
+
+
+def test_read_buffers_are_reused_only_when_no_batch_points_into_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pcapfile, "CHUNK_BYTES", 4096)
+    recs = frames(3000)
+    path = write(tmp_path, "r.pcap", pcap_file(recs))
+    header = pcapfile.parse_pcap_header(pcap_file([]))
+    with open(path, "rb") as fobj:
+        fobj.seek(pcapfile.PCAP_HEADER_LEN)
+        sink = pcapfile.InputSummary(path=path)
+        reader = pcapfile.PcapStreamReader(
+            fobj, header, name="r.pcap", source=0, batch_size=64, sink=sink
+        )
+        streamed = [f for b in reader.batches() for f in (b.frame(i) for i in range(len(b)))]
+        window = reader.window
+        assert isinstance(window, pcapfile.ReusingChunkedReader)
+        assert window.new_buffers == 2  # one per side of the double buffer, then reuse
+    assert streamed == [r[2] for r in recs]
+    _, held = read_all([path], batch_size=64)  # every batch kept: no buffer may be reused
+    assert [f for _, f, _ in flat(held)] == [r[2] for r in recs]
