@@ -26,7 +26,12 @@ from monitor.counters import Counters, Snapshot
 from monitor.decode.discovery import parse_sadp_ether
 from monitor.decode.frames import ETH_SADP, DecodedBatch, decode_batch
 from monitor.flow.state import FlowState
-from monitor.flow.table import BatchResult, FlowSettings, FlowTable, flow_keys_low
+from monitor.flow.table import (
+    BatchResult,
+    FlowSettings,
+    FlowTable,
+    flow_keys_low_many,
+)
 from monitor.model import (
     LINKTYPE_ETHERNET,
     EndReason,
@@ -119,8 +124,14 @@ class Pipeline:
             self.flow_count += 1
             self._unsettled[flow.uid] = flow
         for flow in result.pending:
-            if not flow.settled and self._ready(flow, now):
+            if flow.settled:
+                continue
+            if self._decided(flow, now):
                 self._settle(flow)
+                continue
+            self.classifier.classify(flow)
+            if flow.verdict in LOCAL_VERDICTS:  # nothing a later packet shows can flag it
+                self._settle(flow, classified=True)
         for flow in touched:
             if flow.settled:
                 self._raise_findings(flow)
@@ -135,31 +146,29 @@ class Pipeline:
         batch = d.batch
         ethernet = batch.linktype == LINKTYPE_ETHERNET
         touched: dict[str, FlowState] = {}
-        for i in np.flatnonzero(slow).tolist():
+        rows = np.flatnonzero(slow)
+        data = batch.data
+        columns = (
+            rows, batch.offset[rows], batch.caplen[rows], batch.ts[rows], d.sport[rows],
+            d.dport[rows], d.payload_off[rows], d.payload_len[rows], flow_keys_low_many(d, rows),
+        )  # fmt: skip
+        for i, base, caplen, ts, src_port, dst_port, start, length, low in zip(
+            *(c.tolist() for c in columns), strict=True
+        ):
             flow = flow_of(i)
             if flow is None:
                 continue
-            frame = batch.frame(i)
-            base = int(batch.offset[i])
-            src_port, dst_port = int(d.sport[i]), int(d.dport[i])
-            from_orig = self._from_orig(flow, d, i)
-            if ethernet and len(frame) >= 12:
+            from_orig = low == flow.orig_is_low
+            if ethernet and caplen >= 12:
                 sender = flow.orig_addr if from_orig else flow.resp_addr
-                self.devices.learn_mac(sender, frame[6:12].hex(":"))
-            start = int(d.payload_off[i]) - base
-            payload = frame[start : start + int(d.payload_len[i])]
-            if payload:
-                self.inspector.inspect(
-                    flow, payload, float(batch.ts[i]), from_orig, src_port, dst_port
-                )
-                touched[flow.uid] = flow
+                self.devices.learn_mac(sender, data[base + 6 : base + 12].hex(":"))
+            self.inspector.inspect(
+                flow, bytes(data[start : start + length]), ts, from_orig, src_port, dst_port
+            )
+            touched[flow.uid] = flow
         if ethernet and self.settings.fingerprint:
             self._layer2_discovery(d)
         return list(touched.values())
-
-    @staticmethod
-    def _from_orig(flow: FlowState, d: DecodedBatch, i: int) -> bool:
-        return flow_keys_low(d, i) == flow.orig_is_low
 
     def _layer2_discovery(self, d: DecodedBatch) -> None:
         """Hikvision SADP over raw Ethernet (EtherType 0x8033) has no IP flow."""
@@ -171,21 +180,19 @@ class Pipeline:
                 self.inspector.remember_discovery(float(d.batch.ts[i]), sender, info)
 
     # -- settling and counting --------------------------------------------------------
-    def _ready(self, flow: FlowState, now: float) -> bool:
-        """Whether the flow's verdict can be decided now."""
+    def _decided(self, flow: FlowState, now: float) -> bool:
+        """Whether the flow has shown all it will show for its verdict (or waited enough)."""
         if flow.tls_buffer:
             return now - flow.first_ts >= self.settings.settle_seconds
         if flow.head_seen >= self.settings.flows.head_packets or flow.closed:
             return True
         if any(o.what in ("sni", "quic_sni", "http_host", "signature") for o in flow.observations):
             return True
-        if now - flow.first_ts >= self.settings.settle_seconds:
-            return True
-        self.classifier.classify(flow)
-        return flow.verdict in LOCAL_VERDICTS
+        return now - flow.first_ts >= self.settings.settle_seconds
 
-    def _settle(self, flow: FlowState) -> None:
-        self.classifier.classify(flow)
+    def _settle(self, flow: FlowState, classified: bool = False) -> None:
+        if not classified:
+            self.classifier.classify(flow)
         flow.settled = True
         self._unsettled.pop(flow.uid, None)
         flow.device_label, flow.vendor_label = self.devices.labels(flow.device)

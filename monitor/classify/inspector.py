@@ -248,6 +248,8 @@ def identifies_sender(info: DiscoveryInfo) -> bool:
 
 
 def _is_ip_literal(name: str) -> bool:
+    if ":" not in name and not name.replace(".", "").isdigit():
+        return False  # no IPv6 colon, not dotted digits: a name (most hosts, quickly)
     try:
         ipaddress.ip_address(name.strip("[]"))
     except ValueError:

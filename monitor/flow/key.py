@@ -44,13 +44,14 @@ def flow_keys(d: DecodedBatch) -> tuple[U64, Bool]:
     return key, src_low
 
 
-def address_text(frame: bytes, l3: int, version: int, source: bool) -> str:
-    """The source (or destination) address of one frame's IP header, as text."""
+def address_text(data: bytes | memoryview, l3: int, version: int, source: bool) -> str:
+    """The source (or destination) address of the IP header at ``data[l3:]``, as text."""
     if version == 4:
         at = l3 + (12 if source else 16)
-        return str(ipaddress.IPv4Address(frame[at : at + 4]))
+        a, b, c, d = data[at : at + 4]  # 10x quicker than str(IPv4Address(...))
+        return f"{a}.{b}.{c}.{d}"
     at = l3 + (8 if source else 24)
-    return str(ipaddress.IPv6Address(frame[at : at + 16]))
+    return str(ipaddress.IPv6Address(bytes(data[at : at + 16])))
 
 
 def is_v4_key(key: int) -> bool:

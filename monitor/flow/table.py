@@ -141,12 +141,10 @@ class FlowTable:
 
     def _new_flow(self, key: int, i: int, g: Groups, d: DecodedBatch) -> FlowState:
         rep = g.rep[i]
-        frame = d.batch.frame(rep)
-        base = int(d.batch.offset[rep])
-        l3 = int(d.l3[rep]) - base
+        l3 = int(d.l3[rep])
         version = int(d.version[rep])
-        src = address_text(frame, l3, version, source=True)
-        dst = address_text(frame, l3, version, source=False)
+        src = address_text(d.batch.data, l3, version, source=True)
+        dst = address_text(d.batch.data, l3, version, source=False)
         sport, dport = int(d.sport[rep]), int(d.dport[rep])
         rep_low = bool(flow_keys_low(d, rep))
         sender_is_orig = self._sender_is_orig(i, g, rep_low, sport, dport, int(d.proto[rep]))
@@ -223,3 +221,10 @@ def flow_keys_low(d: DecodedBatch, i: int) -> bool:
     """Whether frame ``i``'s sender is the canonical low endpoint."""
     s, t = int(d.src_key[i]), int(d.dst_key[i])
     return s < t or (s == t and int(d.sport[i]) <= int(d.dport[i]))
+
+
+def flow_keys_low_many(d: DecodedBatch, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """``flow_keys_low`` for many frames at once."""
+    s, t = d.src_key[rows], d.dst_key[rows]
+    low: npt.NDArray[np.bool_] = (s < t) | ((s == t) & (d.sport[rows] <= d.dport[rows]))
+    return low
