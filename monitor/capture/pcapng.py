@@ -154,6 +154,8 @@ class PcapngStreamReader:
                 if (
                     btype == BT_EPB
                     and 32 + caplen <= blen <= end - p
+                    and not blen & 3  # what _next_block calls damage stops there too
+                    and blen <= MAX_BLOCK_LEN
                     and iface < len(linktypes)
                     and linktypes[iface] == self.p_linktype
                 ):

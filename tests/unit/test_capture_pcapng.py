@@ -198,6 +198,25 @@ def test_absurd_block_length_stops(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("batch_size", [1, 2, 4096])
+@pytest.mark.parametrize("first", ["epb", "spb"])
+def test_misaligned_block_stops_whatever_came_before(
+    tmp_path: Path, first: str, batch_size: int
+) -> None:
+    before = epb(0, T0 * 10**6, b"a" * 16) if first == "epb" else spb(b"a" * 16)
+    good = shb() + idb(1) + before
+    odd = bytearray(epb(0, T0 * 10**6, b"b" * 16) + b"\0")  # length 1 more than its blocks
+    struct.pack_into("<I", odd, 4, len(odd))
+    struct.pack_into("<I", odd, len(odd) - 4, len(odd))
+    src, batches = read(tmp_path, good + bytes(odd) + epb(0, T0 * 10**6, b"c" * 16), batch_size)
+    s = src.summaries[0]
+    assert [g[2][:1] for g in frames_of(batches)] == [b"a"]
+    assert s.errors == [
+        f"t.bin: a block (type 0x6) claiming {len(odd)} bytes at byte offset {len(good)}: "
+        "stopped reading"
+    ]
+
+
 def test_section_with_bad_byte_order_mark_stops(tmp_path: Path) -> None:
     good = shb() + idb(1) + epb(0, T0 * 10**6, b"q" * 100)
     broken = bytearray(shb())
