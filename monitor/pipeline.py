@@ -227,6 +227,10 @@ class Pipeline:
             c.device_last_seen[dev] = flow.last_ts
 
     def _raise_findings(self, flow: FlowState) -> None:
+        """Findings of a settled flow, looked for again only when it has shown more."""
+        if flow.findings_checked == len(flow.observations):
+            return
+        flow.findings_checked = len(flow.observations)
         for kind, name, endpoint in self.classifier.findings(flow):
             if kind.value in flow.finding_kinds:
                 continue

@@ -58,6 +58,7 @@ class FlowState:
     reasons: list[str] = field(default_factory=list)
     count_keys: tuple[tuple[str, ...], ...] = ()
     committed: tuple[int, int, int, int] = (0, 0, 0, 0)  # totals already in the counters
+    findings_checked: int = -1  # observations there were when findings were last looked for
     finding_kinds: list[str] = field(default_factory=list)
     finding_details: list[tuple[str | None, str | None]] = field(default_factory=list)
 

@@ -127,7 +127,7 @@ class FlowTable:
         if flow is not None:
             gap = g.first_ts[i] - flow.last_ts
             restart = gap > self.settings.idle_timeout or (
-                flow.closed and (g.low_syn[i] or g.high_syn[i]) and gap > 0
+                (g.low_syn[i] or g.high_syn[i]) and gap > 0 and flow.closed
             )
             if not restart:
                 return flow, False
