@@ -64,6 +64,7 @@ backfill: setup system-deps
 	@echo "TSDB in out/tsdb: prometheus --storage.tsdb.path=out/tsdb --config.file=dashboards/prometheus/prometheus.example.yml"
 
 bench: setup
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/make_capture.py
 	$(BIN)/python bench/run_replay.py
 

@@ -84,33 +84,41 @@ class FlowTable:
             return BatchResult(new, pending, ended, group_flow, frame_group, head_mask)
         g = group_batch(d)
         limit = self.settings.head_packets
+        idle = self.settings.idle_timeout
+        flows = self.flows
+        members, starts, counts = g.members, g.starts, g.counts
+        low_pkts, high_pkts = g.low_pkts, g.high_pkts
+        low_bytes, high_bytes = g.low_bytes, g.high_bytes
+        low_flags, high_flags, first_ts, last_ts = g.low_flags, g.high_flags, g.first_ts, g.last_ts
         for i, key in enumerate(g.keys):
-            flow, is_new = self._flow_for(key, i, g, d, ended)
+            flow = flows.get(key)
+            # the common case, inline: a live flow that goes on (see _flow_for)
+            if flow is None or first_ts[i] - flow.last_ts > idle or g.low_syn[i] or g.high_syn[i]:
+                flow, is_new = self._flow_for(key, i, g, d, ended)
+                if is_new:
+                    new.append(flow)
             group_flow.append(flow)
-            if is_new:
-                new.append(flow)
             if not flow.settled:
                 pending.append(flow)
             if flow.orig_is_low:
-                flow.orig_pkts += g.low_pkts[i]
-                flow.orig_bytes += g.low_bytes[i]
-                flow.resp_pkts += g.high_pkts[i]
-                flow.resp_bytes += g.high_bytes[i]
-                flow.orig_flags |= g.low_flags[i]
-                flow.resp_flags |= g.high_flags[i]
+                flow.orig_pkts += low_pkts[i]
+                flow.orig_bytes += low_bytes[i]
+                flow.resp_pkts += high_pkts[i]
+                flow.resp_bytes += high_bytes[i]
+                flow.orig_flags |= low_flags[i]
+                flow.resp_flags |= high_flags[i]
             else:
-                flow.orig_pkts += g.high_pkts[i]
-                flow.orig_bytes += g.high_bytes[i]
-                flow.resp_pkts += g.low_pkts[i]
-                flow.resp_bytes += g.low_bytes[i]
-                flow.orig_flags |= g.high_flags[i]
-                flow.resp_flags |= g.low_flags[i]
-            if g.last_ts[i] > flow.last_ts:
-                flow.last_ts = g.last_ts[i]
+                flow.orig_pkts += high_pkts[i]
+                flow.orig_bytes += high_bytes[i]
+                flow.resp_pkts += low_pkts[i]
+                flow.resp_bytes += low_bytes[i]
+                flow.orig_flags |= high_flags[i]
+                flow.resp_flags |= low_flags[i]
+            if last_ts[i] > flow.last_ts:
+                flow.last_ts = last_ts[i]
             if flow.head_seen < limit:
-                take = min(limit - flow.head_seen, g.counts[i])
-                start = g.starts[i]
-                head_mask[g.members[start : start + take]] = True
+                take = min(limit - flow.head_seen, counts[i])
+                head_mask[members[starts[i] : starts[i] + take]] = True
                 flow.head_seen += take
         return BatchResult(new, pending, ended, group_flow, g.frame_group, head_mask)
 
