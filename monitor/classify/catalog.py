@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import ipaddress
 import json
 import re
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from monitor.model import MonitorError
@@ -294,7 +294,9 @@ def _shipped_doc(raw: bytes) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _shipped() -> VendorCatalog:
-    ref = importlib.resources.files("monitor").joinpath("data/catalog.yaml")
+    # The package's own data file, by path: importlib.resources costs ~17 ms of imports
+    # (zipfile, tempfile, lzma, ...) for installs that are never zipped.
+    ref = Path(__file__).resolve().parent.parent / "data" / "catalog.yaml"
     return VendorCatalog(_shipped_doc(ref.read_bytes()), path=str(ref))
 
 
