@@ -1,10 +1,12 @@
-"""Pure-Python streaming pcapng reader: sections, interfaces and packet blocks to FrameBatches.
+"""Streaming pcapng reader: sections, interfaces and packet blocks to FrameBatches.
 
 Handles Section Header Blocks of either byte order (and several sections per file),
 Interface Description Blocks (link type, snaplen, ``if_tsresol`` in both its decimal and
 power-of-two forms, ``if_tsoffset``), Enhanced, Simple and obsolete Packet Blocks; every
 other block is skipped. Interfaces may differ in link type: a batch never mixes them, it
-is cut wherever the link type changes.
+is cut wherever the link type changes. The runs of Enhanced and Simple Packet Blocks are
+walked in C (``_records.c``) when it is built; the Python loop here is the fallback, the
+test oracle, and handles every other block, damage and error message either way.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.capture.pcapfile import ChunkedReader, gather_u32, record_error, report_stream_end
 from monitor.model import FrameBatch, InputSummary
+from monitor.speedups import load
+
+_records = load("monitor.capture._records")
 
 BT_SHB = 0x0A0D0D0A
 BT_IDB = 0x00000001
@@ -35,6 +40,7 @@ MAX_BLOCK_LEN = 16 * 1024 * 1024 + 4096  # Wireshark's ceiling, plus room for op
 _GO, _NEED, _FULL, _SWITCH, _STOP = range(5)
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
 # Smallest possible length of each block type this reader decodes.
 _MIN_LEN = {BT_SHB: 28, BT_IDB: 20, BT_PB: 32, BT_SPB: 16, BT_EPB: 32}
 
@@ -81,6 +87,14 @@ def parse_idb(body: bytes, order: str) -> Interface:
     return Interface(linktype, snaplen, units, offset)
 
 
+def epb_times(iface: I64, ticks: U64, interfaces: list[Interface]) -> F64:
+    """UNIX seconds of Enhanced Packet Blocks from their interfaces and 64-bit tick counts."""
+    units = np.array([i.units for i in interfaces], dtype=np.uint64)[iface]
+    shift = np.array([i.offset for i in interfaces], dtype=np.float64)[iface]
+    sec, frac = np.divmod(ticks, units)
+    return shift + sec.astype(np.float64) + frac.astype(np.float64) / units.astype(np.float64)
+
+
 class PcapngStreamReader:
     """Streams the packets of a pcapng stream as FrameBatches of one link type each.
 
@@ -109,6 +123,7 @@ class PcapngStreamReader:
         self.last_ts = 0.0  # what a Simple Packet Block (no timestamp of its own) gets
         self._need = BLOCK_HEADER_LEN
         self._skipped = 0
+        self._lt_cache: tuple[list[Interface], int, I64] = ([], 0, np.empty(0, np.int64))
         self._reset_pending(-1)
 
     def _set_order(self, order: str) -> None:
@@ -122,15 +137,19 @@ class PcapngStreamReader:
         self.p_caplen: list[int] = []
         self.p_wirelen: list[int] = []
         self.p_ts: list[float] = []
+        self.c_kind = 0  # block type of the rows the C loop filled (0: none yet)
+        self.c_rows = 0
+        self.c_cols: list[npt.NDArray[Any]] = []  # offset caplen wirelen iface ticks ts
 
     @property
     def _pending(self) -> int:
-        return len(self.p_epb) + len(self.p_offset)
+        return len(self.p_epb) + len(self.p_offset) + self.c_rows
 
     def batches(self) -> Iterator[FrameBatch]:
         """Every readable packet, in file order; one link type per batch."""
+        scan = self._scan if _records is None else self._scan_c
         while True:
-            status = self._scan()
+            status = scan()
             if self._pending:
                 yield self._flush()
             if status == _STOP:
@@ -168,6 +187,45 @@ class PcapngStreamReader:
             if status != _GO:
                 return status
             linktypes = [i.linktype for i in self.interfaces]
+
+    def _scan_c(self) -> int:
+        """``_scan`` with the runs of Enhanced and Simple Packet Blocks walked in C."""
+        w = self.window
+        while True:
+            if not (self.p_epb or self.p_offset) and self._walk_c() == _FULL:
+                return _FULL
+            status = self._next_block(w.buf, w.pos, len(w.buf))  # what stopped the C loop
+            if status != _GO:
+                return status
+
+    def _walk_c(self) -> int:
+        """Add the packet blocks from the window's position on to the pending C rows."""
+        w, size, used = self.window, self.batch_size, self.interfaces
+        if not self.c_cols:
+            self.c_cols = [np.empty(size, t) for t in [np.int64] * 4 + [np.uint64, np.float64]]
+        cols, start, scan = self.c_cols, self.c_rows, _records.scan_pcapng  # type: ignore[union-attr]
+        snaplen = used[0].snaplen if used else 0
+        linktypes = self._interface_linktypes()
+        n, w.pos, self.c_kind, self.p_linktype = scan(
+            w.buf, w.pos, start, size, self.c_kind, self.p_linktype, self.order == ">",
+            linktypes, snaplen, tuple(cols[:5]),
+        )  # fmt: skip
+        if n:
+            stop = self.c_rows = start + n
+            if self.c_kind == BT_EPB:
+                cols[5][start:stop] = epb_times(cols[3][start:stop], cols[4][start:stop], used)
+                self.last_ts = float(cols[5][stop - 1])
+            else:
+                cols[5][start:stop] = self.last_ts
+        return _FULL if self.c_rows >= size else _GO
+
+    def _interface_linktypes(self) -> I64:
+        """The link type of each interface of the section, as the C loop takes them."""
+        used, count, array = self._lt_cache  # holding the list keeps its id from being reused
+        if used is not self.interfaces or count != len(self.interfaces):
+            array = np.array([i.linktype for i in self.interfaces], dtype=np.int64)
+            self._lt_cache = (self.interfaces, len(self.interfaces), array)
+        return array
 
     def _next_block(self, buf: bytes, p: int, end: int) -> int:
         """Frame and handle the block at ``p`` the slow way."""
@@ -237,7 +295,7 @@ class PcapngStreamReader:
         """Make the pending batch take a packet of ``iface``: _SWITCH if it must flush first."""
         linktype = self.interfaces[iface].linktype
         other_kind = self.p_offset if epb else self.p_epb
-        if self._pending and (linktype != self.p_linktype or other_kind):
+        if self._pending and (linktype != self.p_linktype or other_kind or self.c_rows):
             return _SWITCH
         self.p_linktype = linktype
         return _GO
@@ -262,7 +320,9 @@ class PcapngStreamReader:
 
     def _flush(self) -> FrameBatch:
         """The pending packets as one FrameBatch; pending starts over."""
-        if self.p_epb:
+        if self.c_rows:
+            offset, caplen, wirelen, _iface, _ticks, ts = (c[: self.c_rows] for c in self.c_cols)
+        elif self.p_epb:
             ts, offset, caplen, wirelen = self._epb_columns()
         else:
             ts = np.asarray(self.p_ts, dtype=np.float64)
@@ -283,11 +343,7 @@ class PcapngStreamReader:
             gather_u32(u8, pos + k, self.order) for k in range(8, 28, 4)
         )
         ticks = (hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)
-        used = self.interfaces
-        units = np.array([i.units for i in used], dtype=np.uint64)[iface]
-        shift = np.array([i.offset for i in used], dtype=np.float64)[iface]
-        sec, frac = np.divmod(ticks, units)
-        ts = shift + sec.astype(np.float64) + frac.astype(np.float64) / units.astype(np.float64)
+        ts = epb_times(iface, ticks, self.interfaces)
         self.last_ts = float(ts[-1])
         return ts, pos + 28, caplen, wirelen
 

@@ -8,9 +8,11 @@ mutated frames (flipped bytes, cuts, the wrong link type) from Hypothesis.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import os
 import struct
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6
 from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q, Ether
 
 import monitor.capture.pcapfile as pcapfile
+import monitor.capture.pcapng as pcapng
 import monitor.decode.frames as frames_mod
 import monitor.flow.grouping as grouping
 from monitor import speedups
@@ -128,13 +131,16 @@ record = st.tuples(
 )
 
 
-def read_every_way(path: str, monkeypatch: pytest.MonkeyPatch, batch_size: int) -> list[object]:
+def read_every_way(
+    path: str, monkeypatch: pytest.MonkeyPatch, batch_size: int, reader: ModuleType = pcapfile
+) -> list[object]:
+    """What ``reader`` gives with its C loop and then with its Python twin."""
     results = []
-    for records_module in (pcapfile._records, None):
-        monkeypatch.setattr(pcapfile, "_records", records_module)
+    for records_module in (reader._records, None):
+        monkeypatch.setattr(reader, "_records", records_module)
         src = OfflineSource([path], batch_size=batch_size)
         got = [
-            (b.data[int(o) : int(o) + int(c)], float(t), int(w))
+            (bytes(b.data[int(o) : int(o) + int(c)]), float(t), int(w), b.linktype)
             for b in src.batches()
             for o, c, t, w in zip(b.offset, b.caplen, b.ts, b.wirelen, strict=True)
         ]
@@ -171,6 +177,130 @@ def test_record_scan_twins_agree(
     with pytest.MonkeyPatch.context() as mp:
         c, py = read_every_way(str(path), mp, batch_size)
     assert c == py
+
+
+def ng_block(btype: int, body: bytes, order: str, pad: int = 0) -> bytes:
+    """A pcapng block; ``pad`` bytes more than its body (not a multiple of 4 is damage)."""
+    body += b"\0" * (-len(body) % 4 + pad)
+    n = len(body) + 12
+    return struct.pack(order + "II", btype, n) + body + struct.pack(order + "I", n)
+
+
+@st.composite
+def ng_idb(draw: st.DrawFn, order: str) -> bytes:
+    """An Interface Description Block, with or without resolution and offset options."""
+    opts = b""
+    if draw(st.booleans()):
+        resol = draw(st.sampled_from([0, 3, 6, 9, 19, 20, 0x80 | 10, 0x80 | 63, 0x80 | 64]))
+        opts += struct.pack(order + "HHB3x", 9, 1, resol)
+    if draw(st.booleans()):
+        opts += struct.pack(order + "HHq", 14, 8, draw(st.sampled_from([0, 1_700_000_000, -7])))
+    linktype, snaplen = (
+        draw(st.sampled_from([1, 1, 101, 113])),
+        draw(st.sampled_from([0, 30, 9000])),
+    )
+    head = struct.pack(order + "HHI", linktype, 0, snaplen)
+    return ng_block(1, head + opts + (struct.pack(order + "HH", 0, 0) if opts else b""), order)
+
+
+@st.composite
+def ng_packet(draw: st.DrawFn, order: str, damaged: bool = False) -> bytes:
+    """A block of a section after its first IDBs: mostly packets, then every other kind."""
+    kind = draw(st.sampled_from(["epb"] * 10 + ["spb"] * 3 + ["idb", "pb", "other", "other"]))
+    data = draw(st.sampled_from(TEMPLATES))[: draw(st.integers(0, 80))]
+    wire = draw(st.sampled_from([len(data), len(data), len(data) + 30, 0, 20]))
+    pad = draw(st.sampled_from([1, 2, 3])) if damaged else 0
+    if kind == "idb":
+        return draw(ng_idb(order))
+    if kind == "epb":
+        iface, ticks = draw(st.sampled_from([0, 0, 0, 1, 1, 2, 4])), draw(st.integers(0, 2**64 - 1))
+        room = len(data) + -len(data) % 4  # the largest caplen the block holds
+        caplen = len(data) if draw(st.integers(0, 5)) else room + draw(st.integers(0, 5))
+        head = struct.pack(order + "5I", iface, ticks >> 32, ticks & 0xFFFFFFFF, caplen, wire)
+        return ng_block(6, head + data, order, pad)
+    if kind == "spb":
+        return ng_block(3, struct.pack(order + "I", wire) + data, order, pad)
+    if kind == "pb":
+        iface, ticks = draw(st.integers(0, 2)), draw(st.integers(0, 2**64 - 1))
+        lo, hi = ticks & 0xFFFFFFFF, ticks >> 32
+        head = struct.pack(order + "HH4I", iface, 0, hi, lo, len(data), wire)
+        return ng_block(2, head + data, order)
+    btype = draw(st.sampled_from([4, 5, 0xBAD, 0x40000BAD, 0x0A, 0x544C534B]))  # NRB ISB ...
+    if damaged:
+        return struct.pack(order + "II", btype, draw(st.sampled_from([0, 8, 30]))) + bytes(40)
+    return ng_block(btype, bytes(draw(st.integers(0, 24))), order)
+
+
+@st.composite
+def pcapng_streams(draw: st.DrawFn) -> bytes:
+    """Sections of either byte order with interfaces, packets and other blocks interleaved,
+    at most one of them damaged."""
+    out = []
+    for _ in range(draw(st.integers(1, 3))):
+        order = draw(st.sampled_from(["<", ">"]))
+        out.append(ng_block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1), order))
+        out += [draw(ng_idb(order)) for _ in range(draw(st.sampled_from([0, 1, 1, 2, 3])))]
+        out += draw(st.lists(ng_packet(order), max_size=40))
+    if draw(st.booleans()):
+        at = draw(st.integers(1, len(out)))
+        out.insert(at, draw(ng_packet(draw(st.sampled_from(["<", ">"])), damaged=True)))
+    return b"".join(out)
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    pcapng_streams(),
+    st.integers(0, 60),
+    st.sampled_from([b"", b"\xff" * 16, b"\x06\x00\x00\x00"]),
+    st.sampled_from([1, 2, 3, 7, 4096]),
+    st.sampled_from([None, 64, 200]),
+    st.booleans(),
+)
+def test_pcapng_block_walk_twins_agree(
+    tmp_path_factory: pytest.TempPathFactory,
+    blob: bytes,
+    cut: int,
+    tail: bytes,
+    batch_size: int,
+    chunk: int | None,
+    compress: bool,
+) -> None:
+    blob = blob[: max(28, len(blob) - cut)] + tail
+    path = tmp_path_factory.mktemp("ng") / "s.pcapng"
+    path.write_bytes(gzip.compress(blob) if compress else blob)
+    with pytest.MonkeyPatch.context() as mp:
+        if chunk is not None:  # windows this small make blocks straddle reads
+            mp.setattr(pcapfile, "CHUNK_BYTES", chunk)
+        c, py = read_every_way(str(path), mp, batch_size, pcapng)
+    assert c == py
+
+
+@needs_c
+def test_pcapng_twins_agree_on_a_block_over_the_length_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a window larger than the limit holds such a block whole; both stop there."""
+    section = ng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1), "<")
+    section += ng_block(1, struct.pack("<HHI", 1, 0, 0), "<")
+    frame = TEMPLATES[0]
+    epb = struct.pack("<5I", 0, 0, 1, len(frame), len(frame)) + frame
+    blob = section + ng_block(6, epb, "<") + ng_block(6, epb, "<", pad=pcapng.MAX_BLOCK_LEN)
+    (tmp_path / "big.pcapng").write_bytes(blob)
+    monkeypatch.setattr(pcapfile, "CHUNK_BYTES", 2 * pcapng.MAX_BLOCK_LEN)
+    c, py = read_every_way(str(tmp_path / "big.pcapng"), monkeypatch, 16, pcapng)
+    assert c == py
+    assert c[1] == 1 and "stopped reading" in c[3][0]  # type: ignore[index]
+
+
+@needs_c
+def test_pcapng_twins_agree_on_every_capture(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked = 0
+    for path in capture_files():
+        c, py = read_every_way(str(path), monkeypatch, 512, pcapng)
+        assert c == py, path.name
+        checked += len(c[0])  # type: ignore[arg-type]
+    assert checked > 0
 
 
 def test_speedups_are_built_in_ci() -> None:
