@@ -176,9 +176,11 @@ class ReusingChunkedReader(ChunkedReader):
     someone still holds keeps its bytes, and the window takes a new buffer instead.
     """
 
-    def __init__(self, fobj: BinaryIO, start: int, chunk: int | None = None) -> None:
+    def __init__(
+        self, fobj: BinaryIO, start: int, chunk: int | None = None, initial: bytes = b""
+    ) -> None:
         super().__init__(fobj, start, b"", chunk)
-        self.buf: memoryview | bytes = memoryview(b"")
+        self.buf: memoryview | bytes = memoryview(initial)
         self._spare = bytearray(0)
         self._readinto = fobj.readinto  # type: ignore[attr-defined]
         self.new_buffers = 0

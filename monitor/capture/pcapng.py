@@ -19,7 +19,13 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from monitor.capture.pcapfile import ChunkedReader, gather_u32, record_error, report_stream_end
+from monitor.capture.pcapfile import (
+    ChunkedReader,
+    ReusingChunkedReader,
+    gather_u32,
+    record_error,
+    report_stream_end,
+)
 from monitor.model import FrameBatch, InputSummary
 from monitor.speedups import load
 
@@ -41,6 +47,7 @@ _GO, _NEED, _FULL, _SWITCH, _STOP = range(5)
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
+Buffer = bytes | memoryview  # the window: bytes from a gzip stream, a memoryview from a file
 # Smallest possible length of each block type this reader decodes.
 _MIN_LEN = {BT_SHB: 28, BT_IDB: 20, BT_PB: 32, BT_SPB: 16, BT_EPB: 32}
 
@@ -117,7 +124,12 @@ class PcapngStreamReader:
         self.source = source
         self.batch_size = max(1, batch_size)
         self.sink = sink
-        self.window = ChunkedReader(fobj, 0, initial)
+        raw = hasattr(fobj, "readinto")  # a file, not a GzipStream
+        self.window = (
+            ReusingChunkedReader(fobj, 0, initial=initial)
+            if raw
+            else ChunkedReader(fobj, 0, initial)
+        )
         self.interfaces: list[Interface] = []
         self._set_order("<")
         self.last_ts = 0.0  # what a Simple Packet Block (no timestamp of its own) gets
@@ -227,14 +239,14 @@ class PcapngStreamReader:
             self._lt_cache = (self.interfaces, len(self.interfaces), array)
         return array
 
-    def _next_block(self, buf: bytes, p: int, end: int) -> int:
+    def _next_block(self, buf: Buffer, p: int, end: int) -> int:
         """Frame and handle the block at ``p`` the slow way."""
         if end - p < BLOCK_HEADER_LEN:
             self._need = BLOCK_HEADER_LEN
             return _NEED
         order = self.order
         if buf[p : p + 4] == b"\x0a\x0d\x0d\x0a":
-            order = {BOM_LITTLE: "<", BOM_BIG: ">"}.get(buf[p + 8 : p + 12], "")
+            order = {BOM_LITTLE: "<", BOM_BIG: ">"}.get(bytes(buf[p + 8 : p + 12]), "")
             if not order:
                 return self._damaged(p, "a section header with no valid byte-order mark")
         btype, blen = struct.unpack_from(order + "II", buf, p)
@@ -249,7 +261,7 @@ class PcapngStreamReader:
         self.window.pos = p + blen
         return _FULL if self._pending >= self.batch_size else _GO
 
-    def _block(self, btype: int, buf: bytes, p: int, blen: int, order: str) -> int:
+    def _block(self, btype: int, buf: Buffer, p: int, blen: int, order: str) -> int:
         """Handle one complete block; _SWITCH leaves it unconsumed for the next batch."""
         if btype == BT_EPB:
             iface, _hi, _lo, caplen = struct.unpack_from(order + "4I", buf, p + 8)
@@ -268,7 +280,7 @@ class PcapngStreamReader:
             iface, _drops, hi, lo, caplen, wirelen = struct.unpack_from(order + "HH4I", buf, p + 8)
             return self._slow_packet(p, blen, iface, p + 28, caplen, wirelen, (hi << 32) | lo)
         if btype == BT_IDB:
-            self.interfaces.append(parse_idb(buf[p + 8 : p + blen - 4], order))
+            self.interfaces.append(parse_idb(bytes(buf[p + 8 : p + blen - 4]), order))
         elif btype == BT_SHB:
             if self._pending:
                 return _SWITCH  # the pending packets name this section's interfaces

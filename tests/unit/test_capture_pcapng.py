@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from monitor.capture import pcapfile
 from monitor.capture.offline import OfflineSource
-from monitor.capture.pcapng import Interface, parse_idb
-from monitor.model import FrameBatch
+from monitor.capture.pcapng import Interface, PcapngStreamReader, parse_idb
+from monitor.model import FrameBatch, InputSummary
 
 T0 = 1_700_000_000
 
@@ -249,3 +250,26 @@ def test_batches_are_cut_at_batch_size(tmp_path: Path) -> None:
 def test_header_only_pcapng_is_readable(tmp_path: Path) -> None:
     src, batches = read(tmp_path, shb() + idb(1))
     assert batches == [] and src.any_readable and src.summaries[0].errors == []
+
+
+def test_raw_files_reuse_read_buffers_only_when_no_batch_points_into_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pcapfile, "CHUNK_BYTES", 4096)
+    data = [bytes([i % 251]) * (40 + i % 50) for i in range(2000)]
+    blob = shb() + idb(1) + b"".join(epb(0, (T0 + i) * 10**6, d) for i, d in enumerate(data))
+    blob += shb(">") + idb(101, order=">") + spb(b"s" * 70, order=">")  # BOM read from the window
+    path = tmp_path / "r.pcapng"
+    path.write_bytes(blob)
+    with open(path, "rb") as fobj:
+        sink = InputSummary(path=str(path))
+        head = fobj.read(24)
+        reader = PcapngStreamReader(
+            fobj, name="r.pcapng", source=0, batch_size=64, sink=sink, initial=head
+        )
+        streamed = [b.frame(i) for b in reader.batches() for i in range(len(b))]
+        assert isinstance(reader.window, pcapfile.ReusingChunkedReader)
+        assert reader.window.new_buffers == 2  # one per side of the double buffer, then reuse
+    assert streamed == [*data, b"s" * 70] and sink.errors == []
+    _, held = read(tmp_path, blob, batch_size=64)  # every batch kept: no buffer may be reused
+    assert [g[2] for g in frames_of(held)] == streamed
