@@ -104,7 +104,7 @@ class FrameBatch:
     header by the decoder). ``ts`` is UNIX seconds. ``source`` indexes the input list.
     """
 
-    data: bytes
+    data: bytes | memoryview  # a memoryview into a reused read buffer for raw files
     ts: npt.NDArray[np.float64]
     offset: npt.NDArray[np.int64]
     caplen: npt.NDArray[np.int64]

@@ -129,7 +129,7 @@ class ChunkedReader:
         self, fobj: BinaryIO, start: int, initial: bytes = b"", chunk: int | None = None
     ) -> None:
         self.fobj = fobj
-        self.buf = initial
+        self.buf: bytes | memoryview = initial
         self.pos = 0
         self.base = start
         self.chunk = chunk or CHUNK_BYTES
@@ -180,7 +180,7 @@ class ReusingChunkedReader(ChunkedReader):
         self, fobj: BinaryIO, start: int, chunk: int | None = None, initial: bytes = b""
     ) -> None:
         super().__init__(fobj, start, b"", chunk)
-        self.buf: memoryview | bytes = memoryview(initial)
+        self.buf = memoryview(initial)
         self._spare = bytearray(0)
         self._readinto = fobj.readinto  # type: ignore[attr-defined]
         self.new_buffers = 0
@@ -277,7 +277,7 @@ class PcapStreamReader:
         w, h, size = self.window, self.header, self.batch_size
         out = (np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int64))
         ts = np.empty(size, np.float64)
-        n, pos, need, bad = _records.scan_pcap(
+        n, pos, need, bad = _records.scan_pcap(  # type: ignore[union-attr]  # chosen only when built
             w.buf, w.pos, size, h.caplen_limit, h.lengths, h.byteorder == ">", h.nano, (*out, ts)
         )
         if bad >= 0:

@@ -11,6 +11,7 @@ built; this numpy version is the fallback and the oracle the tests compare it wi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -77,6 +78,8 @@ class DecodedBatch:
 
 def _gather(arr: npt.NDArray[np.uint8], starts: I64, width: int) -> npt.NDArray[np.uint8]:
     """Bytes ``arr[s : s + width]`` for every start, as an (n, width) matrix."""
+    if arr.shape[0] == 0:  # only empty frames: nothing to read (the C twin reads zeros)
+        return np.zeros((starts.shape[0], width), dtype=np.uint8)
     idx = starts[:, None] + np.arange(width, dtype=np.int64)
     if starts.size and (int(starts.max()) + width > arr.shape[0] or int(starts.min()) < 0):
         np.clip(idx, 0, arr.shape[0] - 1, out=idx)  # only the bytes past the end move
@@ -157,7 +160,7 @@ def decode_batch(batch: FrameBatch) -> DecodedBatch:
     if _headers is None:
         return decode_batch_numpy(batch)
     n = len(batch)
-    columns = tuple(np.empty(n, dtype=t) for t in _COLUMN_DTYPES)
+    columns: tuple[Any, ...] = tuple(np.empty(n, dtype=t) for t in _COLUMN_DTYPES)
     lengths = tuple(
         np.ascontiguousarray(a, dtype=np.int64) for a in (batch.offset, batch.caplen, batch.wirelen)
     )

@@ -9,6 +9,7 @@ fallback and the oracle the tests compare it with.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -67,7 +68,7 @@ def group_batch(d: DecodedBatch) -> Groups:
         np.empty(n, np.int64),
         np.empty(n, np.int64),
     )
-    group_out = tuple(np.empty(n, t) for t in _GROUP_DTYPES)
+    group_out: tuple[Any, ...] = tuple(np.empty(n, t) for t in _GROUP_DTYPES)
     columns = (d.ip, d.src_key, d.dst_key, d.sport, d.dport, d.proto, d.wirelen, d.tcp_flags)
     ts = np.ascontiguousarray(d.batch.ts, dtype=np.float64)
     g = _groups.group((*columns, ts), frame_out, group_out)

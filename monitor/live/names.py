@@ -36,7 +36,7 @@ def learn_answers(names: NameCache, batch: FrameBatch) -> int:
     data = batch.data
     for i in rows.tolist():
         start = int(d.payload_off[i])
-        msg = dns.parse_dns(data[start : start + int(d.payload_len[i])])
+        msg = dns.parse_dns(bytes(data[start : start + int(d.payload_len[i])]))
         if msg is None or not msg.is_response:
             continue
         query = msg.questions[0].name if msg.questions else ""

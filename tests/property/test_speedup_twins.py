@@ -96,6 +96,13 @@ def test_decoder_and_grouping_twins_agree_on_mutated_frames(batch: FrameBatch) -
     assert_same_columns(batch)
 
 
+@needs_c
+def test_twins_agree_on_a_batch_of_empty_frames() -> None:
+    """Found by Hypothesis: no bytes at all to read headers from."""
+    for linktype in (1, 101, 147):
+        assert_same_columns(batch_of([b"", b""], [1.7e9, 1.7e9 + 1], linktype, [0, 60]))
+
+
 def capture_files() -> list[Path]:
     files = sorted((ROOT / "pcaps").glob("*.pcap*"))
     if REAL.is_dir():
