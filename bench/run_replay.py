@@ -214,7 +214,12 @@ def packet_count(path: Path) -> int:
 
 
 def warm_cache(path: Path) -> None:
-    """Read the file once so that every tool starts from the page cache."""
+    """Read the file once so that a tool starts from the page cache.
+
+    Done before every timed run: the build VM reclaims idle page cache in the
+    background (DAMON), so whichever tool ran after a long one (tshark) used to read
+    part of the file from disk.
+    """
     with path.open("rb") as f:
         while f.read(1 << 24):
             pass
@@ -347,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             if res.status != "ok":
                 continue
             print(f"[{i + 1}/{args.repeat}] {res.tool} ...", end=" ", file=sys.stderr, flush=True)
+            warm_cache(path)  # the kernel may have dropped idle pages while the last tool ran
             run, tail = run_once(res.command, args.timeout)
             res.runs.append(run)
             print(f"{run.seconds:.2f} s, {run.peak_rss_mib:.0f} MiB", file=sys.stderr, flush=True)

@@ -86,14 +86,17 @@ class FlowTable:
         limit = self.settings.head_packets
         idle = self.settings.idle_timeout
         flows = self.flows
-        members, starts, counts = g.members, g.starts, g.counts
-        low_pkts, high_pkts = g.low_pkts, g.high_pkts
-        low_bytes, high_bytes = g.low_bytes, g.high_bytes
-        low_flags, high_flags, first_ts, last_ts = g.low_flags, g.high_flags, g.first_ts, g.last_ts
-        for i, key in enumerate(g.keys):
+        members = g.members
+        columns = zip(
+            g.keys, g.first_ts, g.last_ts, g.low_syn, g.high_syn, g.low_pkts, g.high_pkts,
+            g.low_bytes, g.high_bytes, g.low_flags, g.high_flags, g.starts, g.counts, strict=True,
+        )  # fmt: skip
+        for i, (key, first, last, lsyn, hsyn, lp, hp, lb, hb, lf, hf, start, count) in enumerate(
+            columns
+        ):
             flow = flows.get(key)
             # the common case, inline: a live flow that goes on (see _flow_for)
-            if flow is None or first_ts[i] - flow.last_ts > idle or g.low_syn[i] or g.high_syn[i]:
+            if flow is None or first - flow.last_ts > idle or lsyn or hsyn:
                 flow, is_new = self._flow_for(key, i, g, d, ended)
                 if is_new:
                     new.append(flow)
@@ -101,24 +104,24 @@ class FlowTable:
             if not flow.settled:
                 pending.append(flow)
             if flow.orig_is_low:
-                flow.orig_pkts += low_pkts[i]
-                flow.orig_bytes += low_bytes[i]
-                flow.resp_pkts += high_pkts[i]
-                flow.resp_bytes += high_bytes[i]
-                flow.orig_flags |= low_flags[i]
-                flow.resp_flags |= high_flags[i]
+                flow.orig_pkts += lp
+                flow.orig_bytes += lb
+                flow.resp_pkts += hp
+                flow.resp_bytes += hb
+                flow.orig_flags |= lf
+                flow.resp_flags |= hf
             else:
-                flow.orig_pkts += high_pkts[i]
-                flow.orig_bytes += high_bytes[i]
-                flow.resp_pkts += low_pkts[i]
-                flow.resp_bytes += low_bytes[i]
-                flow.orig_flags |= high_flags[i]
-                flow.resp_flags |= low_flags[i]
-            if last_ts[i] > flow.last_ts:
-                flow.last_ts = last_ts[i]
+                flow.orig_pkts += hp
+                flow.orig_bytes += hb
+                flow.resp_pkts += lp
+                flow.resp_bytes += lb
+                flow.orig_flags |= hf
+                flow.resp_flags |= lf
+            if last > flow.last_ts:
+                flow.last_ts = last
             if flow.head_seen < limit:
-                take = min(limit - flow.head_seen, counts[i])
-                head_mask[members[starts[i] : starts[i] + take]] = True
+                take = min(limit - flow.head_seen, count)
+                head_mask[members[start : start + take]] = True
                 flow.head_seen += take
         return BatchResult(new, pending, ended, group_flow, g.frame_group, head_mask)
 
