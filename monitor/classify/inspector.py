@@ -248,10 +248,15 @@ def identifies_sender(info: DiscoveryInfo) -> bool:
 
 
 def _is_ip_literal(name: str) -> bool:
-    if ":" not in name and not name.replace(".", "").isdigit():
-        return False  # no IPv6 colon, not dotted digits: a name (most hosts, quickly)
+    """Whether ``name`` is an address, not a name (as ``ipaddress.ip_address`` decides)."""
+    text = name.strip("[]")
+    if ":" not in text:  # IPv4 or a name: decided without ipaddress (most hosts, quickly)
+        parts = text.split(".")
+        if len(parts) != 4 or not all(p.isascii() and p.isdigit() for p in parts):
+            return False
+        return all(len(p) <= 3 and int(p) <= 255 and (p == "0" or p[0] != "0") for p in parts)
     try:
-        ipaddress.ip_address(name.strip("[]"))
+        ipaddress.ip_address(text)
     except ValueError:
         return False
     return True
