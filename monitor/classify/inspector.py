@@ -129,14 +129,20 @@ class Inspector:
         return due
 
     def _discovery(self, port: int, payload: bytes) -> DiscoveryInfo | None:
-        """Dissect a discovery payload once; announcements repeat byte for byte."""
+        """Dissect a discovery payload; searches and byes, which repeat byte for byte and are
+        not rate-limited, only once.
+
+        Announcements that identify their sender are not kept: their sender is silenced
+        for DISCOVERY_INTERVAL anyway, and keeping them made memory grow with the capture.
+        """
         memo_key = (port, payload)
         if memo_key in self._discovery_memo:
             return self._discovery_memo[memo_key]
         info = dissect_discovery(port, payload)
-        if len(self._discovery_memo) >= DISCOVERY_MEMO_LIMIT:
-            self._discovery_memo.clear()
-        self._discovery_memo[memo_key] = info
+        if info is not None and not identifies_sender(info):
+            if len(self._discovery_memo) >= DISCOVERY_MEMO_LIMIT:
+                self._discovery_memo.clear()
+            self._discovery_memo[memo_key] = info
         return info
 
     def _tcp(self, flow: FlowState, payload: bytes, ts: float, from_orig: bool) -> None:

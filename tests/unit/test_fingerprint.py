@@ -284,3 +284,22 @@ def test_inspector_arms_the_discovery_limit_only_for_identifying_datagrams() -> 
     for ts, payload in ((0.0, search), (1.0, notify), (2.0, notify), (400.0, notify)):
         inspector.inspect(f, payload, ts, True, 50000, 1900)
     assert seen == ["probe", "announce", "announce"]  # the repeat at 2 s waits 5 minutes
+
+
+def test_discovery_memo_keeps_searches_not_announcements() -> None:
+    """Announcements are rate-limited per sender; keeping them grew memory with the file."""
+    insp = Inspector(CATALOG, NameCache())
+    search = (
+        b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n"
+        b'MAN: "ssdp:discover"\r\nMX: 2\r\nST: ssdp:all\r\n\r\n'
+    )
+    notify = (
+        b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n"
+        b"LOCATION: http://10.20.1.11:80/desc.xml\r\nSERVER: Linux/3.0 UPnP/1.0 Hikvision\r\n"
+        b"NT: upnp:rootdevice\r\nNTS: ssdp:alive\r\nUSN: uuid:1::upnp:rootdevice\r\n\r\n"
+    )
+    found = insp._discovery(1900, search), insp._discovery(1900, notify)
+    assert found[0] is not None and not identifies_sender(found[0])
+    assert found[1] is not None and identifies_sender(found[1])
+    assert list(insp._discovery_memo) == [(1900, search)]
+    assert insp._discovery(1900, search) is found[0]  # the memo answers the repeat
