@@ -28,6 +28,7 @@ from monitor.flow.state import FlowState
 from monitor.model import IPPROTO_TCP, IPPROTO_UDP, DeviceFact
 
 MAX_HOSTS = 1 << 16
+BANNER_MEMO_LIMIT = 1024  # distinct (header, banner) pairs remembered
 MAX_FACTS = 48
 MAX_PEERS = 64
 WEB_PORTS = frozenset({80, 443, 8000, 8080, 8081, 8443})
@@ -92,6 +93,7 @@ class Fingerprinter:
         self._brand_vendor = _brand_vendors(catalog)
         self._heard: set[tuple[str, DiscoveryInfo]] = set()  # announcements repeat verbatim
         self._role_hints = _oui_role_hints(catalog)
+        self._banner_memo: dict[tuple[str, str], list[DeviceFact]] = {}
 
     # -- stores ------------------------------------------------------------------------------
     def _entry(self, table: dict[str, HostFacts], key: str) -> HostFacts | None:
@@ -214,7 +216,15 @@ class Fingerprinter:
         return rtsp
 
     def _banner(self, what: str, text: str) -> list[DeviceFact]:
-        return rules.banner_facts(self.catalog.vendor_for_banner(text), what, text)
+        """Facts of one banner; the same few banners come back on every web/RTSP flow."""
+        key = (what, text)
+        facts = self._banner_memo.get(key)
+        if facts is None:
+            facts = rules.banner_facts(self.catalog.vendor_for_banner(text), what, text)
+            if len(self._banner_memo) >= BANNER_MEMO_LIMIT:
+                self._banner_memo.clear()
+            self._banner_memo[key] = facts
+        return facts
 
     def _cloud(self, flow: FlowState) -> None:
         """A device that reached or looked up a vendor's endpoint hints at that vendor."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from monitor.classify.catalog import VendorCatalog
 from monitor.classify.names import NameCache
 from monitor.decode import dhcp, dns, http, natpmp, tls, upnp
+from monitor.decode.addresses import is_dotted_quad
 from monitor.decode.discovery import DiscoveryInfo, dissect_discovery
 from monitor.flow.state import FlowState, Observation
 from monitor.model import IPPROTO_TCP, IPPROTO_UDP
@@ -257,10 +258,7 @@ def _is_ip_literal(name: str) -> bool:
     """Whether ``name`` is an address, not a name (as ``ipaddress.ip_address`` decides)."""
     text = name.strip("[]")
     if ":" not in text:  # IPv4 or a name: decided without ipaddress (most hosts, quickly)
-        parts = text.split(".")
-        if len(parts) != 4 or not all(p.isascii() and p.isdigit() for p in parts):
-            return False
-        return all(len(p) <= 3 and int(p) <= 255 and (p == "0" or p[0] != "0") for p in parts)
+        return is_dotted_quad(text)
     try:
         ipaddress.ip_address(text)
     except ValueError:

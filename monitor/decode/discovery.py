@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from monitor.decode import dns as _dns
+from monitor.decode.addresses import is_dotted_quad
 from monitor.decode.dns import TYPE_A, TYPE_PTR, TYPE_SRV, DnsMessage, mdns_services, parse_dns
 from monitor.decode.upnp import is_igd_advert, is_igd_search, parse_ssdp, xml_leaves
 
@@ -95,12 +95,7 @@ def _mac(value: object) -> str | None:
 
 def _ipv4(value: object) -> str | None:
     text = _clean(value)
-    if text is None or text.count(".") != 3 or len(text) > 15:
-        return None
-    try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError:
-        return None
+    return text if text is not None and is_dotted_quad(text) else None
 
 
 def _extra(
