@@ -24,7 +24,10 @@ DISCOVERY_PORTS = frozenset({37020, 37810, 5050, 3702, 34569, 5353, 1900})
 SLOW_PATH_PORTS = (53, 5353, 5355, 1900, 3702, 37020, 37810, 5050, 5351, 34569, 67, 68)
 TLS_BUFFER_LIMIT = 16384
 DISCOVERY_MEMO_LIMIT = 4096
-DISCOVERY_INTERVAL = 300.0  # seconds of packet time between dissections per sender and port
+# Seconds of packet time between dissections of one sender's announcements on one port:
+# they repeat every few seconds to minutes and rarely change (a firmware upgrade shows
+# within this long). The first one of each sender is always dissected.
+DISCOVERY_INTERVAL = 900.0
 DHCP_PORTS = frozenset({67, 68})
 # Discovery datagrams that say who the sender is (not a search, a bye, or a bare USN).
 _IDENTIFYING_EXTRA = frozenset({"server", "location", "txt", "types", "DeviceType", "method"})
@@ -119,9 +122,9 @@ class Inspector:
             self.on_discovery(ts, sender, info)
 
     def _discovery_due(self, sender: str, port: int, ts: float) -> bool:
-        """Dissect one announcement per sender and port per 5 minutes: they repeat.
+        """Dissect one announcement per sender and port per DISCOVERY_INTERVAL: they repeat.
 
-        The caller arms the 5 minutes once a datagram identified its sender (or was not
+        The caller arms the interval once a datagram identified its sender (or was not
         discovery at all), so a search or a bye does not hide the next announcement.
         """
         due = self._discovery_next.get((sender, port), 0.0) <= ts
@@ -244,7 +247,7 @@ class Inspector:
 
 
 def identifies_sender(info: DiscoveryInfo) -> bool:
-    """Whether a discovery datagram says who sent it (worth 5 minutes of silence after)."""
+    """Whether a discovery datagram says who sent it (worth DISCOVERY_INTERVAL of silence after)."""
     if info.kind == "probe":
         return False
     if info.vendor or info.model or info.serial or info.firmware or info.mac:

@@ -10,7 +10,7 @@ from monitor.classify import device_rules as rules
 from monitor.classify.catalog import load_catalog
 from monitor.classify.devices import DeviceBook, apply_facts, resolve
 from monitor.classify.fingerprint import Fingerprinter, behaviour_facts
-from monitor.classify.inspector import Inspector, identifies_sender
+from monitor.classify.inspector import DISCOVERY_INTERVAL, Inspector, identifies_sender
 from monitor.classify.names import NameCache
 from monitor.config import DeviceEntry, Policy, default_policy
 from monitor.decode.dhcp import DhcpMessage
@@ -281,9 +281,10 @@ def test_inspector_arms_the_discovery_limit_only_for_identifying_datagrams() -> 
         b"NTS: ssdp:alive\r\nSERVER: Linux, UPnP/1.0 DCS-935L/1.0\r\nUSN: uuid:1\r\n\r\n"
     )
     f = flow("10.0.0.37", "239.255.255.250", 1900, IPPROTO_UDP)
-    for ts, payload in ((0.0, search), (1.0, notify), (2.0, notify), (400.0, notify)):
+    later = DISCOVERY_INTERVAL + 100.0
+    for ts, payload in ((0.0, search), (1.0, notify), (2.0, notify), (later, notify)):
         inspector.inspect(f, payload, ts, True, 50000, 1900)
-    assert seen == ["probe", "announce", "announce"]  # the repeat at 2 s waits 5 minutes
+    assert seen == ["probe", "announce", "announce"]  # the repeat at 2 s waits the interval
 
 
 def test_discovery_memo_keeps_searches_not_announcements() -> None:
