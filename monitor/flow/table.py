@@ -87,6 +87,8 @@ class FlowTable:
         idle = self.settings.idle_timeout
         flows = self.flows
         members = g.members
+        head_starts: list[int] = []  # each head flow's first frame in members, and how many
+        head_takes: list[int] = []
         columns = zip(
             g.keys, g.first_ts, g.last_ts, g.low_syn, g.high_syn, g.low_pkts, g.high_pkts,
             g.low_bytes, g.high_bytes, g.low_flags, g.high_flags, g.starts, g.counts, strict=True,
@@ -121,8 +123,11 @@ class FlowTable:
                 flow.last_ts = last
             if flow.head_seen < limit:
                 take = min(limit - flow.head_seen, count)
-                head_mask[members[start : start + take]] = True
+                head_starts.append(start)
+                head_takes.append(take)
                 flow.head_seen += take
+        if head_starts:
+            head_mask[members[_spans(head_starts, head_takes)]] = True
         return BatchResult(new, pending, ended, group_flow, g.frame_group, head_mask)
 
     def _flow_for(
@@ -226,6 +231,15 @@ class FlowTable:
         """Every flow still live (end of input); the table is empty afterwards."""
         flows, self.flows = self.flows, {}
         yield from flows.values()
+
+
+def _spans(starts: list[int], lengths: list[int]) -> I64:
+    """The indices ``start .. start + length - 1`` of every span, concatenated."""
+    length = np.asarray(lengths, dtype=np.int64)
+    ends = np.cumsum(length)
+    shift = np.asarray(starts, dtype=np.int64) - (ends - length)  # start minus output offset
+    spans: I64 = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(shift, length)
+    return spans
 
 
 def flow_keys_low(d: DecodedBatch, i: int) -> bool:
