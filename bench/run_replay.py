@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import datetime as dt
 import json
+import mmap
 import os
 import platform
 import re
@@ -37,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -214,15 +217,37 @@ def packet_count(path: Path) -> int:
 
 
 def warm_cache(path: Path) -> None:
-    """Read the file once so that a tool starts from the page cache.
-
-    Done before every timed run: the build VM reclaims idle page cache in the
-    background (DAMON), so whichever tool ran after a long one (tshark) used to read
-    part of the file from disk.
-    """
+    """Read the file once so that a tool starts from the page cache (done before every
+    timed run when the file could not be locked there: see pinned_in_page_cache)."""
     with path.open("rb") as f:
         while f.read(1 << 24):
             pass
+
+
+@contextlib.contextmanager
+def pinned_in_page_cache(path: Path) -> Iterator[bool]:
+    """Lock the file's pages in memory for the whole benchmark (True when it worked).
+
+    The build VM pages out page cache that was idle for ~30 s (DAMON), so a tool timed
+    after a long one read part of the file from disk: up to ±40 % noise on the fast
+    tools. Locked pages stay, and every tool reads from memory. Needs CAP_IPC_LOCK
+    (root) or a large RLIMIT_MEMLOCK; without it, the file is re-read before each run.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]  # fmt: skip
+    libc.mlock.argtypes = libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, f.fileno(), 0)
+    if addr in (None, ctypes.c_void_p(-1).value):
+        yield False
+        return
+    try:
+        yield libc.mlock(addr, size) == 0  # munmap below also unlocks
+    finally:
+        libc.munmap(addr, size)
 
 
 def cpu_model() -> str:
@@ -361,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
             res.status, res.error = "missing", f"{tool} not installed"
         results.append(res)
 
+    stack = contextlib.ExitStack()
+    pinned = stack.enter_context(pinned_in_page_cache(path))
+    print(f"file {'locked in' if pinned else 'not lockable in'} the page cache", file=sys.stderr)
     warm_cache(path)
     for res in results:  # one untimed run each: bytecode caches written, binaries paged in
         if res.status == "ok":
@@ -370,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
             if res.status != "ok":
                 continue
             print(f"[{i + 1}/{args.repeat}] {res.tool} ...", end=" ", file=sys.stderr, flush=True)
-            warm_cache(path)  # the kernel may have dropped idle pages while the last tool ran
+            if not pinned:
+                warm_cache(path)  # the kernel may have dropped idle pages meanwhile
             run, tail = run_once(res.command, args.timeout)
             res.runs.append(run)
             print(f"{run.seconds:.2f} s, {run.peak_rss_mib:.0f} MiB", file=sys.stderr, flush=True)
@@ -379,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
                 res.error = tail.strip()
                 print(f"    {res.tool} failed: {res.error[-300:]}", file=sys.stderr)
 
+    stack.close()
     summarise(results, packets)
     print(markdown(results, meta))
     out = args.json or BENCH / "results" / f"replay-{host}.json"
