@@ -260,6 +260,7 @@ class PcapStreamReader:
         self._u32 = struct.Struct(o + "I").unpack_from
         self._u32x2 = struct.Struct(o + "II").unpack_from
         self._need = RECORD_HEADER_LEN  # bytes the next record needs before it can be read
+        self._layout = (header.caplen_limit, header.lengths, header.byteorder == ">", header.nano)
 
     def batches(self) -> Iterator[FrameBatch]:
         """Every readable record, in file order, ``batch_size`` at a time."""
@@ -278,7 +279,7 @@ class PcapStreamReader:
         out = (np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int64))
         ts = np.empty(size, np.float64)
         n, pos, need, bad = _records.scan_pcap(  # type: ignore[union-attr]  # chosen only when built
-            w.buf, w.pos, size, h.caplen_limit, h.lengths, h.byteorder == ">", h.nano, (*out, ts)
+            w.buf, w.pos, size, *self._layout, (*out, ts)
         )
         if bad >= 0:
             self._damaged(w.base + pos, bad)
