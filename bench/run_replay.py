@@ -3,7 +3,7 @@
 Peers, each run ``--repeat`` times in a fresh process, round-robin so that
 drift (thermal, other load) hits every tool alike:
 
-* ``cctv``: ``cctv-monitor replay FILE --json`` (stdout to /dev/null)
+* ``cctv``: ``taskset -c 0 cctv-monitor replay FILE --json`` (one core; stdout to /dev/null)
 * ``tcpdump``: ``tcpdump -r FILE -w /dev/null``, the libpcap floor: read every
   record and write it nowhere
 * ``tshark``: ``tshark -r FILE -q -z conv,ip`` (full dissection + conversations)
@@ -47,7 +47,7 @@ BENCH = Path(__file__).resolve().parent
 DEFAULT_FILE = BENCH / "data" / "cctv-1m.pcap"
 ALL_TOOLS = ("cctv", "tcpdump", "tshark", "nfstream")
 LABELS = {
-    "cctv": "cctv-monitor replay --json",
+    "cctv": "cctv-monitor replay --json (one core)",
     "tcpdump": "tcpdump -r -w /dev/null (libpcap floor)",
     "tshark": "tshark -q -z conv,ip",
     "nfstream": "nfstream (n_meters=1, no stats/dissection)",
@@ -117,7 +117,11 @@ def command_for(tool: str, path: Path) -> list[str] | None:
     f = str(path)
     if tool == "cctv":
         exe = cctv_executable()
-        return [exe, "replay", f, "--json"] if exe else None
+        if not exe:
+            return None
+        # pinned to one CPU, so its figure is the one-core figure the target names
+        pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+        return [*pin, exe, "replay", f, "--json"]
     if tool == "tcpdump":
         return ["tcpdump", "-r", f, "-w", "/dev/null"] if shutil.which("tcpdump") else None
     if tool == "tshark":
