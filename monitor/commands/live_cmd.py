@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 
 from monitor.capture.live import CaptureOptions, check_filter, compose_filter
+from monitor.commands import tune_gc
 from monitor.config import Policy
 from monitor.exporter.server import parse_listen
 from monitor.exporter.webconfig import load_web_config
@@ -20,6 +21,7 @@ MIB = 1 << 20
 
 def live_command(args: argparse.Namespace, policy: Policy, settings: PipelineSettings) -> int:
     """Run the passive sensor on ``args.interface`` until SIGTERM/SIGINT; 0 after a clean stop."""
+    tune_gc()
     return run_live(build_config(args, settings), policy)
 
 

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from monitor.classify.catalog import load_catalog
+from monitor.commands import tune_gc
 from monitor.config import Policy
 from monitor.pipeline import PipelineSettings
 from monitor.replay import run_replay, write_evidence
@@ -30,6 +31,7 @@ def _progress(packets: int, nbytes: int, seconds: float) -> None:
 def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineSettings) -> int:
     """Audit ``args.pcaps`` under ``policy``; return the contract's exit status."""
     catalog = load_catalog()
+    tune_gc()
     show_progress = sys.stderr.isatty() and not args.no_progress
     run = run_replay(args.pcaps, policy, catalog, settings, _progress if show_progress else None)
     if show_progress:
