@@ -75,7 +75,11 @@ def vendor_from_text(*texts: str | None) -> str | None:
 
 def _clean(value: object) -> str | None:
     """A printable, stripped, bounded field value; None when nothing is left."""
-    if value is None or isinstance(value, dict | list):
+    if type(value) is str:  # the common case, without str() and isinstance
+        text = value.strip()
+        if text.isprintable():
+            return text[:_MAX_FIELD] or None
+    elif value is None or isinstance(value, dict | list):
         return None
     text = str(value).replace("\x00", "").strip()
     if not text.isprintable():
@@ -105,8 +109,13 @@ def _extra(
     skipped = set(skip)
     out: list[tuple[str, str]] = []
     for key, value in pairs:
-        name, text = _clean(key), _clean(value)
-        if name and text and name not in skipped and len(out) < _MAX_EXTRA:
+        if len(out) >= _MAX_EXTRA:
+            break
+        name = _clean(key)
+        if not name or name in skipped:
+            continue
+        text = _clean(value)
+        if text:
             out.append((name[:64], text))
     return tuple(out)
 
