@@ -26,12 +26,7 @@ from monitor.counters import Counters, Snapshot
 from monitor.decode.discovery import parse_sadp_ether
 from monitor.decode.frames import ETH_SADP, DecodedBatch, decode_batch
 from monitor.flow.state import FlowState
-from monitor.flow.table import (
-    BatchResult,
-    FlowSettings,
-    FlowTable,
-    flow_keys_low_many,
-)
+from monitor.flow.table import BatchResult, FlowSettings, FlowTable
 from monitor.model import (
     LINKTYPE_ETHERNET,
     EndReason,
@@ -118,7 +113,7 @@ class Pipeline:
         result = self.table.ingest(d)
         for flow, reason in result.ended:
             self._end(flow, reason)
-        touched = self._dissect(d, result.head_mask, result.flow_of)
+        touched = self._dissect(d, result)
         now = float(batch.ts.max())
         for flow in result.new:
             self.flow_count += 1
@@ -138,11 +133,9 @@ class Pipeline:
         self.tick(now)
         self.last_result = result
 
-    def _dissect(
-        self, d: DecodedBatch, head_mask: np.ndarray, flow_of: Callable[[int], FlowState | None]
-    ) -> list[FlowState]:
+    def _dissect(self, d: DecodedBatch, result: BatchResult) -> list[FlowState]:
         """Run the dissectors on head frames and on frames of the slow-path ports."""
-        slow = (head_mask | _SLOW_PORT[d.sport] | _SLOW_PORT[d.dport]) & (d.payload_len > 0)
+        slow = (result.head_mask | _SLOW_PORT[d.sport] | _SLOW_PORT[d.dport]) & (d.payload_len > 0)
         batch = d.batch
         ethernet = batch.linktype == LINKTYPE_ETHERNET
         touched: dict[str, FlowState] = {}
@@ -150,12 +143,12 @@ class Pipeline:
         data = batch.data
         columns = (
             rows, batch.offset[rows], batch.caplen[rows], batch.ts[rows], d.sport[rows],
-            d.dport[rows], d.payload_off[rows], d.payload_len[rows], flow_keys_low_many(d, rows),
+            d.dport[rows], d.payload_off[rows], d.payload_len[rows], result.frame_low[rows],
         )  # fmt: skip
         for i, base, caplen, ts, src_port, dst_port, start, length, low in zip(
             *(c.tolist() for c in columns), strict=True
         ):
-            flow = flow_of(i)
+            flow = result.flow_of(i)
             if flow is None:
                 continue
             from_orig = low == flow.orig_is_low

@@ -28,7 +28,8 @@ class Groups:
     """Per-flow aggregates of one batch; lists are indexed by group.
 
     ``members[starts[g] : starts[g] + counts[g]]`` are group ``g``'s frames in frame
-    order; ``frame_group[i]`` is frame ``i``'s group (-1 when it is not IP).
+    order; ``frame_group[i]`` is frame ``i``'s group (-1 when it is not IP), and
+    ``frame_low[i]`` whether its sender is the canonical low endpoint of the key.
     """
 
     keys: list[int]
@@ -48,6 +49,7 @@ class Groups:
     counts: list[int]
     members: I64
     frame_group: I64
+    frame_low: npt.NDArray[np.bool_]
 
 
 # dtypes of the C function's per-group outputs, in its order
@@ -91,6 +93,7 @@ def group_batch(d: DecodedBatch) -> Groups:
         counts=count.tolist(),
         members=frame_out[3][: int(count.sum())],
         frame_group=frame_out[2],
+        frame_low=frame_out[1],
     )
 
 
@@ -140,4 +143,5 @@ def group_batch_numpy(d: DecodedBatch) -> Groups:
         counts=counts.tolist(),
         members=sel,
         frame_group=frame_group,
+        frame_low=src_low,
     )

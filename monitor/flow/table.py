@@ -39,7 +39,8 @@ class BatchResult:
     """What a batch did: flows it started, flows still waiting for their verdict that it
     touched, flows it ended early, and which frames to dissect.
 
-    ``frame_group[i]`` indexes ``group_flow`` for IP frame ``i`` (-1 for other frames).
+    ``frame_group[i]`` indexes ``group_flow`` for IP frame ``i`` (-1 for other frames);
+    ``frame_low[i]`` says whether its sender is the canonical low endpoint.
     """
 
     new: list[FlowState]
@@ -48,6 +49,7 @@ class BatchResult:
     group_flow: list[FlowState]
     frame_group: I64
     head_mask: npt.NDArray[np.bool_]
+    frame_low: npt.NDArray[np.bool_]
 
     def flow_of(self, i: int) -> FlowState | None:
         """The flow frame ``i`` belongs to, if it is an IP frame."""
@@ -81,7 +83,8 @@ class FlowTable:
         group_flow: list[FlowState] = []
         if not d.ip.any():
             frame_group = np.full(n, -1, dtype=np.int64)
-            return BatchResult(new, pending, ended, group_flow, frame_group, head_mask)
+            frame_low = np.zeros(n, dtype=np.bool_)
+            return BatchResult(new, pending, ended, group_flow, frame_group, head_mask, frame_low)
         g = group_batch(d)
         limit = self.settings.head_packets
         idle = self.settings.idle_timeout
@@ -128,7 +131,7 @@ class FlowTable:
                 flow.head_seen += take
         if head_starts:
             head_mask[members[_spans(head_starts, head_takes)]] = True
-        return BatchResult(new, pending, ended, group_flow, g.frame_group, head_mask)
+        return BatchResult(new, pending, ended, group_flow, g.frame_group, head_mask, g.frame_low)
 
     def _flow_for(
         self,
@@ -162,7 +165,7 @@ class FlowTable:
         src = address_text(d.batch.data, l3, version, source=True)
         dst = address_text(d.batch.data, l3, version, source=False)
         sport, dport = int(d.sport[rep]), int(d.dport[rep])
-        rep_low = bool(flow_keys_low(d, rep))
+        rep_low = bool(g.frame_low[rep])
         sender_is_orig = self._sender_is_orig(i, g, rep_low, sport, dport, int(d.proto[rep]))
         self._uid_seq += 1
         self.created += 1
@@ -240,16 +243,3 @@ def _spans(starts: list[int], lengths: list[int]) -> I64:
     shift = np.asarray(starts, dtype=np.int64) - (ends - length)  # start minus output offset
     spans: I64 = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(shift, length)
     return spans
-
-
-def flow_keys_low(d: DecodedBatch, i: int) -> bool:
-    """Whether frame ``i``'s sender is the canonical low endpoint."""
-    s, t = int(d.src_key[i]), int(d.dst_key[i])
-    return s < t or (s == t and int(d.sport[i]) <= int(d.dport[i]))
-
-
-def flow_keys_low_many(d: DecodedBatch, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    """``flow_keys_low`` for many frames at once."""
-    s, t = d.src_key[rows], d.dst_key[rows]
-    low: npt.NDArray[np.bool_] = (s < t) | ((s == t) & (d.sport[rows] <= d.dport[rows]))
-    return low
