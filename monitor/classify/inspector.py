@@ -49,7 +49,7 @@ class Inspector:
     on_dhcp: DhcpHook | None = None
     errors: int = 0
     discoveries_dropped: int = 0
-    _discovery_next: dict[tuple[str, int], float] = field(default_factory=dict)
+    _discovery_next: dict[tuple[str, int, bytes], float] = field(default_factory=dict)
     _dns_memo: dict[bytes, dns.DnsMessage] = field(default_factory=dict)
     _discovery_memo: dict[tuple[int, bytes], DiscoveryInfo | None] = field(default_factory=dict)
 
@@ -78,13 +78,15 @@ class Inspector:
         dport: int,
     ) -> None:
         for port in (dport, sport) if self.fingerprint else ():
-            if port in DISCOVERY_PORTS and self._discovery_due(src, port, ts):
+            # a NOTIFY and a search reply carry different facts: limited apart
+            limit_key = (src, port, payload[:8])
+            if port in DISCOVERY_PORTS and self._discovery_due(limit_key, ts):
                 info = self._discovery(port, payload)
                 if info is not None:
                     self.remember_discovery(ts, src, info)
                     flow.observations.append(Observation(ts, "discovery", info.protocol))
                 if info is None or identifies_sender(info):
-                    self._discovery_next[(src, port)] = ts + DISCOVERY_INTERVAL
+                    self._discovery_next[limit_key] = ts + DISCOVERY_INTERVAL
                 break
         if self.on_dhcp is not None and (sport in DHCP_PORTS or dport in DHCP_PORTS):
             message = dhcp.parse_dhcp(payload)
@@ -121,13 +123,14 @@ class Inspector:
         if self.on_discovery is not None:
             self.on_discovery(ts, sender, info)
 
-    def _discovery_due(self, sender: str, port: int, ts: float) -> bool:
-        """Dissect one announcement per sender and port per DISCOVERY_INTERVAL: they repeat.
+    def _discovery_due(self, key: tuple[str, int, bytes], ts: float) -> bool:
+        """Dissect one announcement per sender, port and message type (the first 8 bytes:
+        ``NOTIFY *`` or ``HTTP/1.1``, say) per DISCOVERY_INTERVAL: they repeat.
 
         The caller arms the interval once a datagram identified its sender (or was not
         discovery at all), so a search or a bye does not hide the next announcement.
         """
-        due = self._discovery_next.get((sender, port), 0.0) <= ts
+        due = self._discovery_next.get(key, 0.0) <= ts
         if due and len(self._discovery_next) >= DISCOVERY_MEMO_LIMIT * 4:
             self._discovery_next.clear()
         return due

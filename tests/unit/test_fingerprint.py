@@ -304,3 +304,21 @@ def test_discovery_memo_keeps_searches_not_announcements() -> None:
     assert found[1] is not None and identifies_sender(found[1])
     assert list(insp._discovery_memo) == [(1900, search)]
     assert insp._discovery(1900, search) is found[0]  # the memo answers the repeat
+
+
+def test_discovery_limit_keeps_message_types_apart() -> None:
+    """A NOTIFY and a search reply carry different facts: both are read within the interval."""
+    seen: list[str] = []
+    inspector = Inspector(CATALOG, NameCache(), on_discovery=lambda ts, s, i: seen.append(i.kind))
+    notify = (
+        b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\n"
+        b"NTS: ssdp:alive\r\nSERVER: Linux, UPnP/1.0 DCS-935L/1.0\r\nUSN: uuid:1\r\n\r\n"
+    )
+    reply = (
+        b"HTTP/1.1 200 OK\r\nST: upnp:rootdevice\r\nUSN: uuid:1\r\n"
+        b"SERVER: Linux/3.0, UPnP/1.0\r\nLOCATION: http://10.0.0.37/d.xml\r\n\r\n"
+    )
+    f = flow("10.0.0.37", "239.255.255.250", 1900, IPPROTO_UDP)
+    for ts, payload in ((1.0, notify), (5.0, reply), (9.0, notify), (12.0, reply)):
+        inspector.inspect(f, payload, ts, True, 1900, 1900)
+    assert seen == ["announce", "reply"]
