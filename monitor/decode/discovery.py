@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from monitor.decode import dns as _dns
-from monitor.decode.addresses import is_dotted_quad
 from monitor.decode.dns import TYPE_A, TYPE_PTR, TYPE_SRV, DnsMessage, mdns_services, parse_dns
+from monitor.decode.fields import MAX_FIELD, clean_field, extra_fields, ipv4_field, mac_field
 from monitor.decode.upnp import is_igd_advert, is_igd_search, parse_ssdp, xml_leaves
 
 SADP_ETHERTYPE = 0x8033
-_MAX_FIELD = 256
-_MAX_EXTRA = 32
 _DHIP_MAGIC = b"\x20\x00\x00\x00DHIP"
 _XMEYE_SEARCH = 1530  # 1531 is the reply
 # "keyword=vendor id" in priority order, matched as words in lower-case text.
@@ -73,53 +71,6 @@ def vendor_from_text(*texts: str | None) -> str | None:
     return None
 
 
-def _clean(value: object) -> str | None:
-    """A printable, stripped, bounded field value; None when nothing is left."""
-    if type(value) is str:  # the common case, without str() and isinstance
-        text = value.strip()
-        if text.isprintable():
-            return text[:_MAX_FIELD] or None
-    elif value is None or isinstance(value, dict | list):
-        return None
-    text = str(value).replace("\x00", "").strip()
-    if not text.isprintable():
-        text = "".join(ch for ch in text if ch.isprintable())
-    return text[:_MAX_FIELD] or None
-
-
-def _mac(value: object) -> str | None:
-    text = _clean(value)
-    if text is None:
-        return None
-    digits = re.sub(r"[^0-9a-fA-F]", "", text)
-    if len(digits) != 12 or len(text) > 17:
-        return None
-    return ":".join(digits[i : i + 2] for i in range(0, 12, 2)).lower()
-
-
-def _ipv4(value: object) -> str | None:
-    text = _clean(value)
-    return text if text is not None and is_dotted_quad(text) else None
-
-
-def _extra(
-    pairs: Iterable[tuple[object, object]], skip: Iterable[str] = ()
-) -> tuple[tuple[str, str], ...]:
-    """Printable (key, value) pairs, bounded in number and length; nested values dropped."""
-    skipped = set(skip)
-    out: list[tuple[str, str]] = []
-    for key, value in pairs:
-        if len(out) >= _MAX_EXTRA:
-            break
-        name = _clean(key)
-        if not name or name in skipped:
-            continue
-        text = _clean(value)
-        if text:
-            out.append((name[:64], text))
-    return tuple(out)
-
-
 def _member(obj: dict[str, object], key: str) -> dict[str, object]:
     value = obj.get(key)
     return value if isinstance(value, dict) else {}
@@ -148,12 +99,12 @@ def parse_sadp(payload: bytes) -> DiscoveryInfo | None:
         protocol="sadp",
         vendor="hikvision",
         kind=kind,
-        model=_clean(leaves.get("DeviceDescription")),
-        serial=_clean(leaves.get("DeviceSN")),
-        firmware=_clean(leaves.get("SoftwareVersion")),
-        mac=_mac(leaves.get("MAC")),
-        ipv4=_ipv4(leaves.get("IPv4Address")),
-        extra=_extra(leaves.items(), _SADP_FIELDS),
+        model=clean_field(leaves.get("DeviceDescription")),
+        serial=clean_field(leaves.get("DeviceSN")),
+        firmware=clean_field(leaves.get("SoftwareVersion")),
+        mac=mac_field(leaves.get("MAC")),
+        ipv4=ipv4_field(leaves.get("IPv4Address")),
+        extra=extra_fields(leaves.items(), _SADP_FIELDS),
     )
 
 
@@ -163,7 +114,7 @@ def _printable_runs(data: bytes, minimum: int = 4) -> list[str]:
 
 def _cstring(data: bytes, start: int, size: int) -> str | None:
     raw = data[start : start + size].split(b"\x00", 1)[0]
-    return _clean(raw.decode("ascii")) if raw and raw.isascii() else None
+    return clean_field(raw.decode("ascii")) if raw and raw.isascii() else None
 
 
 def parse_sadp_ether(payload: bytes) -> DiscoveryInfo | None:
@@ -194,7 +145,7 @@ def parse_sadp_ether(payload: bytes) -> DiscoveryInfo | None:
         firmware=firmware,
         mac=mac,
         ipv4=ipv4 if ipv4 != "0.0.0.0" else None,
-        extra=(("optype", str(optype)), *(("string", s[:_MAX_FIELD]) for s in strings)),
+        extra=(("optype", str(optype)), *(("string", s[:MAX_FIELD]) for s in strings)),
     )
 
 
@@ -205,21 +156,21 @@ def parse_dhip(payload: bytes) -> DiscoveryInfo | None:
     length = int.from_bytes(payload[16:20], "little")
     body = payload[32 : 32 + length] if 0 < length <= len(payload) - 32 else payload[32:]
     message = _json_object(body) or {}
-    method = _clean(message.get("method")) or ""
+    method = clean_field(message.get("method")) or ""
     info = _member(_member(message, "params"), "deviceInfo")
     ipv4 = _member(info, "IPv4Address")
-    oem = vendor_from_text(_clean(info.get("Vendor")))
+    oem = vendor_from_text(clean_field(info.get("Vendor")))
     return DiscoveryInfo(
         protocol="dhip",
         vendor=oem if oem in ("lorex", "amcrest") else "dahua",
         kind="probe" if "search" in method.lower() else "reply",
-        model=_clean(info.get("DeviceType")),
-        serial=_clean(info.get("SerialNo")),
-        firmware=_clean(info.get("Version")),
-        mac=_mac(info.get("Mac") or message.get("mac")),
-        ipv4=_ipv4(ipv4.get("IPAddress")),
-        name=_clean(info.get("MachineName")),
-        extra=_extra([("method", method), *info.items()], _DHIP_FIELDS),
+        model=clean_field(info.get("DeviceType")),
+        serial=clean_field(info.get("SerialNo")),
+        firmware=clean_field(info.get("Version")),
+        mac=mac_field(info.get("Mac") or message.get("mac")),
+        ipv4=ipv4_field(ipv4.get("IPAddress")),
+        name=clean_field(info.get("MachineName")),
+        extra=extra_fields([("method", method), *info.items()], _DHIP_FIELDS),
     )
 
 
@@ -248,10 +199,10 @@ def parse_dahua_legacy(payload: bytes) -> DiscoveryInfo | None:
         vendor="dahua",
         kind="reply",
         model=_cstring(tail, 0, len(tail)) or _cstring(payload, 40, 16),
-        serial=_clean(values.get("SerialNo")),
-        mac=_mac(payload[120:137].decode("latin-1")),
-        ipv4=_ipv4(ipv4),
-        extra=_extra(pairs, ("SerialNo",)),
+        serial=clean_field(values.get("SerialNo")),
+        mac=mac_field(payload[120:137].decode("latin-1")),
+        ipv4=ipv4_field(ipv4),
+        extra=extra_fields(pairs, ("SerialNo",)),
     )
 
 
@@ -266,7 +217,7 @@ def _onvif_scopes(scopes: str) -> dict[str, str]:
 
 def _host_ipv4(url: str) -> str | None:
     try:
-        return _ipv4(urlsplit(url).hostname)
+        return ipv4_field(urlsplit(url).hostname)
     except ValueError:
         return None
 
@@ -287,12 +238,12 @@ def parse_ws_discovery(payload: bytes) -> DiscoveryInfo | None:
         protocol="ws-discovery",
         vendor=vendor_from_text(scopes.get("manufacturer"), name, model, scopes.get("mfr")),
         kind=_WSD_KINDS[body.group(1).decode("ascii")],
-        model=_clean(model),
-        serial=_clean(scopes.get("serial") or scopes.get("serialnumber")),
-        mac=_mac(scopes.get("mac")),
+        model=clean_field(model),
+        serial=clean_field(scopes.get("serial") or scopes.get("serialnumber")),
+        mac=mac_field(scopes.get("mac")),
         ipv4=_host_ipv4(xaddrs[0]) if xaddrs else None,
-        name=_clean(name),
-        extra=_extra(zip(_WSD_EXTRA, found, strict=True)),
+        name=clean_field(name),
+        extra=extra_fields(zip(_WSD_EXTRA, found, strict=True)),
     )
 
 
@@ -326,15 +277,15 @@ def parse_mdns(payload: bytes) -> DiscoveryInfo | None:
         vendor=_MDNS_VENDOR_SERVICES.get(vendor_service or ""),
         kind="announce" if msg.is_response else "probe",
         model=axis.group(1).upper() if axis else None,
-        mac=_mac(axis.group(2)) if axis else None,
+        mac=mac_field(axis.group(2)) if axis else None,
         ipv4=host.value if host else None,
-        name=_clean(instance or target or (host.name if host else None)),
-        extra=_extra(pairs + [("txt", t) for t in txt]),
+        name=clean_field(instance or target or (host.name if host else None)),
+        extra=extra_fields(pairs + [("txt", t) for t in txt]),
     )
 
 
 def _xm_ip(value: object) -> str | None:
-    text = _clean(value)
+    text = clean_field(value)
     if not text or not text.lower().startswith("0x") or len(text) > 10:
         return None
     try:
@@ -356,13 +307,13 @@ def parse_xmeye(payload: bytes) -> DiscoveryInfo | None:
         protocol="xmeye",
         vendor="xiongmai",
         kind="probe" if msg_id == _XMEYE_SEARCH and not common else "reply",
-        model=_clean(common.get("DeviceModel") or common.get("Model")),
-        serial=_clean(common.get("SN")),
-        firmware=_clean(common.get("Version")),
-        mac=_mac(common.get("MAC")),
+        model=clean_field(common.get("DeviceModel") or common.get("Model")),
+        serial=clean_field(common.get("SN")),
+        firmware=clean_field(common.get("Version")),
+        mac=mac_field(common.get("MAC")),
         ipv4=_xm_ip(common.get("HostIP")),
-        name=_clean(common.get("HostName")),
-        extra=_extra([("msg_id", msg_id), *common.items()], _XMEYE_FIELDS),
+        name=clean_field(common.get("HostName")),
+        extra=extra_fields([("msg_id", msg_id), *common.items()], _XMEYE_FIELDS),
     )
 
 
@@ -379,8 +330,8 @@ def parse_ssdp_discovery(payload: bytes) -> DiscoveryInfo | None:
         vendor=vendor_from_text(msg.server, msg.user_agent),
         kind=kind,
         ipv4=_host_ipv4(msg.location) if msg.location else None,
-        name=_clean(msg.usn),
-        extra=_extra(zip(_SSDP_EXTRA, found, strict=True)),
+        name=clean_field(msg.usn),
+        extra=extra_fields(zip(_SSDP_EXTRA, found, strict=True)),
     )
 
 
