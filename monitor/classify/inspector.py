@@ -78,9 +78,11 @@ class Inspector:
         dport: int,
     ) -> None:
         for port in (dport, sport) if self.fingerprint else ():
+            if port not in DISCOVERY_PORTS:
+                continue
             # a NOTIFY and a search reply carry different facts: limited apart
             limit_key = (src, port, payload[:8])
-            if port in DISCOVERY_PORTS and self._discovery_due(limit_key, ts):
+            if self._discovery_due(limit_key, ts):
                 info = self._discovery(port, payload)
                 if info is not None:
                     self.remember_discovery(ts, src, info)

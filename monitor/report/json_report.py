@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, TextIO
 
@@ -14,6 +13,7 @@ from monitor.report._common import (
     sorted_devices,
     sorted_findings,
 )
+from monitor.report.json_text import dumps_indented
 
 SCHEMA = "cctv-monitor/report/v1"
 
@@ -55,7 +55,7 @@ def write_json(result: AuditResult, fp: TextIO) -> None:
     """
     # One write: json.dump writes piece by piece, ~40k system calls on an unbuffered
     # stdout (PYTHONUNBUFFERED) for a large report.
-    fp.write(json.dumps(report_dict(result), indent=2, ensure_ascii=True, allow_nan=False) + "\n")
+    fp.write(dumps_indented(report_dict(result)) + "\n")
 
 
 def _input(inp: InputSummary) -> dict[str, Any]:
