@@ -218,6 +218,14 @@ class ReusingChunkedReader(ChunkedReader):
         return owner if isinstance(owner, bytearray) else bytearray(0)
 
 
+def stream_window(fobj: BinaryIO, start: int, initial: bytes = b"") -> ChunkedReader:
+    """The read window for ``fobj``: reused buffers for a file, plain chunks for a stream
+    without ``readinto`` (a GzipStream)."""
+    if hasattr(fobj, "readinto"):
+        return ReusingChunkedReader(fobj, start, initial=initial)
+    return ChunkedReader(fobj, start, initial)
+
+
 def _still_viewed(buffer: bytearray) -> bool:
     """Whether a memoryview (a batch, an array made from one) still points into ``buffer``.
 
@@ -253,8 +261,7 @@ class PcapStreamReader:
         self.source = source
         self.batch_size = max(1, batch_size)
         self.sink = sink
-        raw = hasattr(fobj, "readinto")  # a file, not a GzipStream
-        self.window = ReusingChunkedReader(fobj, start) if raw else ChunkedReader(fobj, start)
+        self.window = stream_window(fobj, start)
         self.stopped = False
         o = header.byteorder
         self._u32 = struct.Struct(o + "I").unpack_from

@@ -20,11 +20,10 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.capture.pcapfile import (
-    ChunkedReader,
-    ReusingChunkedReader,
     gather_u32,
     record_error,
     report_stream_end,
+    stream_window,
 )
 from monitor.model import FrameBatch, InputSummary
 from monitor.speedups import load
@@ -124,12 +123,7 @@ class PcapngStreamReader:
         self.source = source
         self.batch_size = max(1, batch_size)
         self.sink = sink
-        raw = hasattr(fobj, "readinto")  # a file, not a GzipStream
-        self.window = (
-            ReusingChunkedReader(fobj, 0, initial=initial)
-            if raw
-            else ChunkedReader(fobj, 0, initial)
-        )
+        self.window = stream_window(fobj, 0, initial)
         self.interfaces: list[Interface] = []
         self._set_order("<")
         self.last_ts = 0.0  # what a Simple Packet Block (no timestamp of its own) gets
