@@ -17,7 +17,7 @@ import numpy.typing as npt
 from monitor.decode.frames import DecodedBatch
 from monitor.flow.grouping import Groups, group_batch
 from monitor.flow.key import address_text
-from monitor.flow.state import FlowState
+from monitor.flow.state import TCP_RST, TCP_SYN, FlowState
 from monitor.model import IPPROTO_TCP, EndReason
 
 I64 = npt.NDArray[np.int64]
@@ -166,7 +166,9 @@ class FlowTable:
         dst = address_text(d.batch.data, l3, version, source=False)
         sport, dport = int(d.sport[rep]), int(d.dport[rep])
         rep_low = bool(g.frame_low[rep])
-        sender_is_orig = self._sender_is_orig(i, g, rep_low, sport, dport, int(d.proto[rep]))
+        proto = int(d.proto[rep])
+        flags = int(d.tcp_flags[rep])
+        sender_is_orig = self._sender_is_orig(i, g, rep_low, sport, dport, proto, flags)
         self._uid_seq += 1
         self.created += 1
         if sender_is_orig:
@@ -176,7 +178,7 @@ class FlowTable:
         return FlowState(
             key=key,
             uid=f"F{self._uid_seq:08d}",
-            proto=int(d.proto[rep]),
+            proto=proto,
             orig_addr=o,
             orig_port=op,
             resp_addr=r,
@@ -188,19 +190,28 @@ class FlowTable:
 
     @staticmethod
     def _sender_is_orig(
-        i: int, g: Groups, rep_low: bool, sport: int, dport: int, proto: int
+        i: int, g: Groups, rep_low: bool, sport: int, dport: int, proto: int, rep_flags: int
     ) -> bool:
-        """Initiator rule: the SYN sender; else the side with the ephemeral port; else the
-        first sender."""
+        """Whether the sender of the flow's first frame in this batch is the originator.
+
+        The initiator rule, first match wins: the side that sent a bare SYN; the other side
+        of the one that sent a SYN-ACK; the side with the more ephemeral port; the other
+        side of a reset (a RST answers, it does not open); else the first sender.
+        """
         if proto == IPPROTO_TCP:
-            if g.low_syn[i] != g.high_syn[i]:
-                return g.low_syn[i] == rep_low
-            if g.low_synack[i]:
-                return not rep_low
+            low_syn, high_syn = g.low_syn[i], g.high_syn[i]
+            if low_syn != high_syn:
+                return low_syn == rep_low
+            # a SYN that is not a bare SYN carries an ACK: that side answered
+            low_synack = g.low_synack[i]
+            high_synack = bool(g.high_flags[i] & TCP_SYN) and not high_syn
+            if low_synack != high_synack:
+                return high_synack == rep_low
         s, t = _port_score(sport), _port_score(dport)
         if s != t:
             return s > t
-        return True
+        reset = proto == IPPROTO_TCP and rep_flags & (TCP_RST | TCP_SYN) == TCP_RST
+        return not reset
 
     def _evict(self) -> list[FlowState]:
         """Drop the least recently active 1% of flows to make room."""
