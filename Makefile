@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES := tshark tcpdump tcpreplay prometheus iproute2 time
 SAMPLES := pcaps/demo_day.pcap.gz
 
-.PHONY: setup system-deps demo test lint bench backfill clean
+.PHONY: setup system-deps demo test lint bench mutation backfill clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard monitor/*/*.c monitor/native/*.h)
 	$(PYTHON) -m venv $(VENV)
@@ -68,5 +68,11 @@ bench: setup
 	$(BIN)/python bench/make_capture.py
 	$(BIN)/python bench/run_replay.py
 
+# Mutation testing of the deciding code (not part of `make test`; ~5 min on 2 cores).
+# Ends with `mutation: K/N killed`; equivalent mutants: tests/mutation/equivalent.toml.
+mutation: setup
+	$(BIN)/pip install --quiet -e '.[mutation]'
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
+
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .ruff_cache mutants
