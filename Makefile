@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml setup.py $(wildcard monitor/*/*.c monitor/native/*.h)
 setup: $(STAMP)
 
 # The tests cross-check against real tools. Install them when missing and root;
-# otherwise the tests that need them skip with the reason (and fail when CI=true).
+# otherwise the tests that need them skip with the reason (and fail when CI is set, e.g. CI=1).
 system-deps:
 	@missing=""; \
 	for tool in tshark capinfos tcpdump tcpreplay promtool prometheus; do \

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.requirements import require_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_MODULE_LINES = 400
 
 
 def _tool(name: str) -> str:
-    found = shutil.which(name) or str(Path(sys.executable).parent / name)
-    if not Path(found).exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed")
-        pytest.skip(f"{name} is not installed")
-    return found
+    """The virtualenv's ``name`` (whether or not it is on PATH), else the one on PATH."""
+    here = Path(sys.executable).parent / name
+    return str(here) if here.exists() else require_tool(name)
 
 
 def test_ruff_finds_nothing() -> None:

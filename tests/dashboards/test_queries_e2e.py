@@ -8,15 +8,15 @@ TSDB with the shipped ``rules.yml`` and ``alerts.yml`` loaded, and every query g
 ``/api/v1/query_range`` over the capture's time range: it must succeed, and return data unless
 the allow-lists below say why the capture cannot produce that metric.
 
-Skipped with the reason when ``prometheus`` or ``promtool`` is missing, except under
-``CI=true`` where that fails (Debian package ``prometheus``; ``make system-deps``).
+Skipped with the reason when ``prometheus`` or ``promtool`` is missing, except under CI
+where that fails (``tests/requirements.py``; Debian package ``prometheus``; ``make
+system-deps``).
 The helpers live in ``dashboards/promlab.py`` (shared with ``dashboards/render_previews.py``).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.requirements import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,20 +149,9 @@ class Lab:
     end: float
 
 
-def _tools() -> tuple[str, str]:
-    found = {name: promlab.tool(name) for name in ("prometheus", "promtool")}
-    missing = sorted(name for name, path in found.items() if path is None)
-    if missing:
-        reason = f"{', '.join(missing)} not installed (Debian package 'prometheus')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found["prometheus"] or "", found["promtool"] or ""
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    prometheus, promtool = _tools()
+    prometheus, promtool = require_tool("prometheus"), require_tool("promtool")
     work = tmp_path_factory.mktemp("promlab")
     backfill = promlab.replay_to_tsdb(
         promlab.DEMO_PCAP, promlab.SITE_CONFIG, work, interval=STEP, promtool=promtool

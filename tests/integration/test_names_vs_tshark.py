@@ -15,13 +15,10 @@ from monitor.classify.catalog import load_catalog
 from monitor.config import default_policy
 from monitor.pipeline import PipelineSettings
 from monitor.replay import run_replay
-from tests.integration.test_real_captures_read import FILES, PCAPS, need
+from tests.integration.test_real_captures_read import real
+from tests.requirements import require_tool
 
-pytestmark = [
-    pytest.mark.realpcaps,
-    pytest.mark.tools,
-    pytest.mark.skipif(not FILES, reason=f"no real captures at {PCAPS}"),
-]
+pytestmark = [pytest.mark.realpcaps, pytest.mark.tools]
 
 # Captures that carry the names; chosen to cover DNS (UDP, mDNS, malformed), TLS 1.2/1.3,
 # ECH, QUIC v1 and v2, HTTP over IPv4, IPv6 and VLAN.
@@ -71,8 +68,9 @@ KNOWN_ONLY_TSHARK = {
 
 def tshark_names(path: Path, field: str) -> set[str]:
     """Every value of ``field`` tshark dissects in ``path``, normalised like ours."""
+    tshark = require_tool("tshark")
     run = subprocess.run(
-        [need("tshark"), "-r", str(path), "-T", "fields", "-E", "aggregator=\x1f", "-e", field],
+        [tshark, "-r", str(path), "-T", "fields", "-E", "aggregator=\x1f", "-e", field],
         capture_output=True,
         text=True,
         timeout=120,
@@ -95,9 +93,9 @@ def monitor_names(path: Path) -> dict[str, set[str]]:
     return got
 
 
-@pytest.mark.parametrize("name", [c for c in CAPTURES if c in FILES])
+@pytest.mark.parametrize("name", CAPTURES)
 def test_names_match_tshark(name: str) -> None:
-    path = PCAPS / name
+    path = real(name)
     ours = monitor_names(path)
     for what, field in FIELDS.items():
         theirs = tshark_names(path, field)

@@ -11,12 +11,9 @@ from monitor.classify.catalog import load_catalog
 from monitor.config import default_policy
 from monitor.model import DeviceSummary
 from monitor.replay import run_replay
-from tests.integration.test_real_captures_read import FILES, PCAPS
+from tests.integration.test_real_captures_read import FILES, real
 
-pytestmark = [
-    pytest.mark.realpcaps,
-    pytest.mark.skipif(not FILES, reason=f"no real captures at {PCAPS}"),
-]
+pytestmark = [pytest.mark.realpcaps]
 # capture -> (camera MAC, vendor, model or None): what IoT SENTINEL recorded, per its labels.
 CAMERAS = {
     "iotsentinel_dlink-dcs930l-daycam_setup-A-1.pcap": ("b0:c5:54:1c:71:85", "dlink", "DCS-930LB"),
@@ -30,7 +27,7 @@ OTHERS = [name for name in FILES if name not in CAMERAS and not name.startswith(
 
 @cache
 def devices(name: str) -> tuple[DeviceSummary, ...]:
-    run = run_replay([str(PCAPS / name)], default_policy(), load_catalog())
+    run = run_replay([str(real(name))], default_policy(), load_catalog())
     return tuple(run.result.devices)
 
 

@@ -1,17 +1,15 @@
 """Every real capture in shared/pcaps-real reads as Wireshark's tools read it.
 
 Packet counts, summed wire lengths and first/last timestamps are compared with
-``capinfos`` and ``tshark``. Without those tools the tests skip, except under CI
-(``CI=true``), where a missing tool is a failure.
+``capinfos`` and ``tshark``. Without those tools or the captures the tests skip, except
+under CI, where they fail (``tests/requirements.py``).
 """
 
 from __future__ import annotations
 
 import functools
 import gzip
-import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,25 +20,17 @@ import pytest
 from monitor.capture.offline import OfflineSource
 from monitor.capture.writer import open_capture_writer
 from monitor.model import FrameBatch
+from tests.requirements import SHARED, require_shared, require_tool, shared_names
 
-PCAPS = Path(__file__).parents[2] / ".." / "shared" / "pcaps-real"
-FILES = sorted(p.name for p in PCAPS.glob("*.pcap*")) if PCAPS.is_dir() else []
+PCAPS = SHARED / "pcaps-real"
+FILES = shared_names("pcaps-real", "*.pcap*")
 
-pytestmark = [
-    pytest.mark.realpcaps,
-    pytest.mark.tools,
-    pytest.mark.skipif(not FILES, reason=f"no real captures at {PCAPS}"),
-]
+pytestmark = [pytest.mark.realpcaps, pytest.mark.tools]
 
 
-def need(tool: str) -> str:
-    """The tool's path; skip without it (fail under CI)."""
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{tool} is required under CI")
-        pytest.skip(f"{tool} not installed")
-    return path
+def real(name: str) -> Path:
+    """The real capture ``name``; skip without it (fail under CI)."""
+    return require_shared(PCAPS / name)
 
 
 @dataclass(frozen=True)
@@ -57,8 +47,9 @@ class Reference:
 @functools.cache
 def reference(path: Path) -> Reference:
     """capinfos' packet count and tshark's per-frame lengths and times for ``path``."""
+    capinfos, tshark = require_tool("capinfos"), require_tool("tshark")
     info = subprocess.run(
-        [need("capinfos"), "-c", "-M", str(path)], capture_output=True, text=True, check=False
+        [capinfos, "-c", "-M", str(path)], capture_output=True, text=True, check=False
     )
     text = info.stdout + info.stderr
     found = re.search(r"Number of packets:\s+(\d+)", text) or re.search(
@@ -66,7 +57,7 @@ def reference(path: Path) -> Reference:
     )
     assert found, text
     fields = ["-e", "frame.len", "-e", "frame.time_epoch"]
-    cmd = [need("tshark"), "-n", "-r", str(path), "--disable-protocol", "ALL", "-T", "fields"]
+    cmd = [tshark, "-n", "-r", str(path), "--disable-protocol", "ALL", "-T", "fields"]
     out = subprocess.run(cmd + fields, capture_output=True, text=True, check=False).stdout
     rows = [line.split("\t") for line in out.splitlines() if line.strip()]
     times = [Decimal(t) for _, t in rows]
@@ -86,7 +77,7 @@ def ours(*paths: Path) -> tuple[OfflineSource, list[FrameBatch]]:
 
 @pytest.mark.parametrize("name", FILES)
 def test_counts_and_wire_bytes_match_wireshark(name: str) -> None:
-    path = PCAPS / name
+    path = real(name)
     ref = reference(path)
     src, batches = ours(path)
     s = src.summaries[0]
@@ -103,12 +94,12 @@ def test_counts_and_wire_bytes_match_wireshark(name: str) -> None:
 
 @pytest.mark.parametrize("name", FILES)
 def test_first_and_last_timestamps_match_tshark(name: str) -> None:
-    ref = reference(PCAPS / name)
+    ref = reference(real(name))
     if ref.first is None or ref.last is None:
         pytest.skip("no packets")
     if "." in str(ref.first) and len(str(ref.first).split(".")[1]) > 9:
         pytest.skip("tshark prints an out-of-range fraction (fuzzed nanosecond field)")
-    src, _ = ours(PCAPS / name)
+    src, _ = ours(real(name))
     s = src.summaries[0]
     assert s.first_ts is not None and s.last_ts is not None
     assert abs(Decimal(repr(s.first_ts)) - ref.first) < Decimal("1.5e-6")
@@ -117,13 +108,13 @@ def test_first_and_last_timestamps_match_tshark(name: str) -> None:
 
 def test_known_damage_is_named_with_its_byte_offset() -> None:
     bad = "suricataverify_smtp-to-comma_bad-record-length.pcap"
-    src, _ = ours(PCAPS / bad)
+    src, _ = ours(real(bad))
     assert src.summaries[0].errors == [
         f"{bad}: record at byte offset 3695 claims 3925868813 bytes (snaplen 262144): "
         "stopped reading"
     ]
     cut = "suricataverify_http-mime-truncated_cut-short.pcap"
-    src, _ = ours(PCAPS / cut)
+    src, _ = ours(real(cut))
     assert (
         src.summaries[0]
         .errors[0]
@@ -132,7 +123,7 @@ def test_known_damage_is_named_with_its_byte_offset() -> None:
 
 
 def test_pcapng_that_libpcap_refuses() -> None:
-    src, batches = ours(PCAPS / "zeek_ldap_modify-request_126-idbs.pcapng")
+    src, batches = ours(real("zeek_ldap_modify-request_126-idbs.pcapng"))
     assert src.summaries[0].packets == 17 and src.summaries[0].errors == []
     assert {b.linktype for b in batches} == {1}
 
@@ -147,11 +138,12 @@ def test_pcapng_that_libpcap_refuses() -> None:
 )
 def test_nanosecond_pcap_and_gzip_copies(tmp_path: Path, name: str) -> None:
     """editcap's nanosecond pcap and a gzip copy read like the original, to the microsecond."""
-    editcap = need("editcap")
+    editcap = require_tool("editcap")
+    source = real(name)
     nano = tmp_path / "nano.bin"
-    subprocess.run([editcap, "-F", "nsecpcap", str(PCAPS / name), str(nano)], check=True)
+    subprocess.run([editcap, "-F", "nsecpcap", str(source), str(nano)], check=True)
     packed = tmp_path / "copy.bin"
-    packed.write_bytes(gzip.compress((PCAPS / name).read_bytes()))
+    packed.write_bytes(gzip.compress(source.read_bytes()))
     ref = reference(nano)
     assert ref.first is not None and ref.last is not None
     for path, fmt in ((nano, "pcap-ns"), (packed, None)):
@@ -175,7 +167,7 @@ def test_written_captures_read_back_in_tshark(
     tmp_path: Path, names: list[str], suffix: str
 ) -> None:
     """Real frames written by our writers are what Wireshark's tools read back."""
-    src, batches = ours(*(PCAPS / n for n in names))
+    src, batches = ours(*(real(n) for n in names))
     out = tmp_path / f"out{suffix}"
     with open_capture_writer(out, {b.linktype for b in batches}) as writer:
         for batch in batches:

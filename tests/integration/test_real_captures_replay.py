@@ -13,18 +13,16 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from tests.integration.test_real_captures_read import FILES, PCAPS, need, reference
+from tests.integration.test_real_captures_read import FILES, PCAPS, real, reference
+from tests.requirements import require_shared, require_tool
 
-pytestmark = [
-    pytest.mark.realpcaps,
-    pytest.mark.skipif(not FILES, reason=f"no real captures at {PCAPS}"),
-]
+pytestmark = [pytest.mark.realpcaps]
 
 
 @pytest.mark.parametrize("name", FILES)
 def test_replay_counts_every_readable_packet(name: str) -> None:
-    need("capinfos")
-    path = PCAPS / name
+    require_tool("capinfos")
+    path = real(name)
     out = io.StringIO()
     with redirect_stdout(out):
         status = main(["replay", str(path), "--json", "--no-progress"])
@@ -48,7 +46,7 @@ def test_all_real_captures_in_one_run_never_crash(tmp_path: Path) -> None:
             "-m",
             "monitor",
             "replay",
-            *map(str, sorted(PCAPS.glob("*.pcap*"))),
+            *map(str, sorted(require_shared(PCAPS).glob("*.pcap*"))),
             "--json",
             "--no-progress",
             "--report",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import subprocess
 import sys
 from contextlib import redirect_stdout
@@ -17,20 +15,12 @@ import yaml
 
 from monitor.capture.offline import OfflineSource
 from monitor.cli import main
+from tests.requirements import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 PCAPS = ROOT / "pcaps"
 SITE = str(PCAPS / "site.yaml")
 EXPECTED = yaml.safe_load((PCAPS / "expected.yaml").read_text())["captures"]
-
-
-def need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{tool} is required under CI")
-        pytest.skip(f"{tool} not installed")
-    return path
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -65,7 +55,7 @@ def test_evidence_holds_exactly_the_packets_of_flagged_flows(tmp_path: Path) -> 
     source = OfflineSource([str(evidence)])
     got = sum(len(b) for b in source.batches())
     assert got == want == sum(f["packets"] for f in EXPECTED["egress.pcap"]["findings"])
-    tshark = need("tshark")
+    tshark = require_tool("tshark")
     count = subprocess.run(
         [tshark, "-r", str(evidence), "-T", "fields", "-e", "frame.number"],
         capture_output=True,
@@ -134,7 +124,7 @@ def test_html_and_markdown_reports(tmp_path: Path) -> None:
 
 
 def test_metrics_out_backfills_into_a_prometheus_tsdb(tmp_path: Path) -> None:
-    promtool = need("promtool")
+    promtool = require_tool("promtool")
     om = tmp_path / "m.om"
     run = cli(
         "replay",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.requirements import require_root, require_tool
+
 ROOT = Path(__file__).resolve().parents[2]
 PCAPS = ROOT / "pcaps"
 _COUNTER = itertools.count(1)
@@ -32,17 +33,10 @@ Series = dict[tuple[tuple[str, str], ...], float]
 
 
 def need(*tools: str) -> None:
-    """Skip (fail under CI=true) unless running as root with every tool on PATH."""
-    missing = [t for t in tools if shutil.which(t) is None]
-    reason = ""
-    if os.geteuid() != 0:
-        reason = "needs root (network namespaces, packet capture)"
-    elif missing:
-        reason = f"needs {', '.join(missing)}"
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    """Skip (fail under CI) unless running as root with every tool on PATH."""
+    require_root("network namespaces, packet capture")
+    for tool in tools:
+        require_tool(tool)
 
 
 def run(cmd: list[str], timeout: float = 30.0, check: bool = True) -> str:

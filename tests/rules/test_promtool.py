@@ -1,19 +1,20 @@
 """promtool checks the alert and recording rules and runs their unit tests (tests/rules/*_test.yml).
 
-Skipped with the reason when promtool is missing, except under ``CI=true`` where a missing
-promtool fails (it ships in the Debian package ``prometheus``; ``make system-deps`` installs it).
+Skipped with the reason when promtool is missing, except under CI where a missing promtool
+fails (``tests/requirements.py``; it ships in the Debian package ``prometheus``, which
+``make system-deps`` installs).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from tests.requirements import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "dashboards" / "prometheus"
@@ -23,18 +24,10 @@ TEST_FILES = sorted(Path(__file__).parent.glob("*_test.yml"))
 CLEAN_SEGMENT_TEST = Path(__file__).parent / "clean_segment_test.yml"
 
 
-def _promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        reason = "promtool is not installed (Debian package 'prometheus')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
-
-
 def _run(*args: str) -> None:
-    run = subprocess.run([_promtool(), *args], cwd=ROOT, capture_output=True, text=True)
+    run = subprocess.run(
+        [require_tool("promtool"), *args], cwd=ROOT, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 

@@ -14,6 +14,7 @@ import pytest
 import monitor.capture.pcapfile as pcapfile
 from monitor.capture.offline import OfflineSource
 from monitor.model import FrameBatch
+from tests.requirements import unmet
 
 MAGIC = {False: 0xA1B2C3D4, True: 0xA1B23C4D}
 T0 = 1_700_000_000
@@ -82,7 +83,7 @@ def reader_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     if request.param == "python":
         monkeypatch.setattr(pcapfile, "_records", None)
     elif pcapfile._records is None:
-        pytest.skip("the C speedup is not built")
+        unmet("the C speedup is not built (pip install -e .)")
     return str(request.param)
 
 

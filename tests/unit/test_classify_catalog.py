@@ -22,9 +22,9 @@ from monitor.classify.catalog import (
     render_catalog,
     render_catalog_json,
 )
+from tests.requirements import require_shared
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared" / "reference" / "vendors"
 
 
 @pytest.fixture(scope="module")
@@ -303,17 +303,18 @@ def _builder() -> ModuleType:
     return module
 
 
-@pytest.mark.skipif(not (SHARED / "catalog.yaml").exists(), reason="shared reference not present")
 def test_rebuild_reproduces_the_shipped_file() -> None:
-    built = _builder().build(SHARED / "catalog.yaml", SHARED / "manuf.txt")
+    facts = require_shared("reference/vendors")
+    catalog, manuf = require_shared(facts / "catalog.yaml"), require_shared(facts / "manuf.txt")
+    built = _builder().build(catalog, manuf)
     shipped = importlib.resources.files("monitor").joinpath("data/catalog.yaml").read_bytes()
     assert built.encode("utf-8") == shipped, "run: python tools/build_catalog.py"
 
 
-@pytest.mark.skipif(not (SHARED / "catalog.yaml").exists(), reason="shared reference not present")
 def test_builder_checks_its_curation() -> None:
     builder = _builder()
-    data = yaml.safe_load((SHARED / "catalog.yaml").read_text(encoding="utf-8"))
+    facts = require_shared("reference/vendors")
+    data = yaml.safe_load(require_shared(facts / "catalog.yaml").read_text(encoding="utf-8"))
     with pytest.raises(builder.BuildError, match="no fact matches"):
         builder.find_fact(data, "hikvision/domains#no-such.example")
     ep = builder.build_endpoint(data, builder.ENDPOINTS[0])
@@ -321,7 +322,7 @@ def test_builder_checks_its_curation() -> None:
         builder.check_endpoints([ep, {**ep, "name": "copy"}])
     data["vendors"]["axis"]["ouis"]["axis"]["count"] = 5
     with pytest.raises(builder.BuildError, match="axis/axis"):
-        builder.build_ouis(data, builder.read_manuf(SHARED / "manuf.txt"))
+        builder.build_ouis(data, builder.read_manuf(require_shared(facts / "manuf.txt")))
 
 
 # -- the JSON twin of the shipped file ---------------------------------------------------------

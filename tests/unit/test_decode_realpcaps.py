@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,12 +18,10 @@ from monitor.decode.http import parse_http_request
 from monitor.decode.quic import parse_quic_initial, quic_initial_sni
 from monitor.decode.tls import client_hello_sni
 from monitor.decode.upnp import is_igd_search, parse_ssdp
+from tests.requirements import SHARED, require_shared, require_tool
 
-PCAPS = Path(__file__).resolve().parents[2].parent / "shared" / "pcaps-real"
-pytestmark = [
-    pytest.mark.realpcaps,
-    pytest.mark.skipif(not PCAPS.is_dir(), reason=f"{PCAPS} is not there"),
-]
+PCAPS = SHARED / "pcaps-real"
+pytestmark = [pytest.mark.realpcaps]
 
 NAME_CAPTURES = [
     "zeek_tls12_chrome-34-google.pcap",
@@ -69,26 +65,15 @@ class Segment:
 
 
 def capture(name: str) -> Path:
-    path = PCAPS / name
-    if not path.is_file():
-        pytest.skip(f"{name} is not in {PCAPS}")
-    return path
-
-
-def tshark_path() -> str:
-    path = shutil.which("tshark")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("tshark is required when CI=true")
-        pytest.skip("tshark is not installed")
-    return path
+    """The real capture ``name``; skip without it (fail under CI)."""
+    return require_shared(PCAPS / name)
 
 
 def tshark_fields(
     path: Path, fields: list[str], display_filter: str | None = None
 ) -> list[list[str]]:
     """One row per frame, each field a list of values (aggregated with U+001F)."""
-    command = [tshark_path(), "-r", str(path), "-T", "fields", "-E", "aggregator=\x1f"]
+    command = [require_tool("tshark"), "-r", str(path), "-T", "fields", "-E", "aggregator=\x1f"]
     command += ["-Y", display_filter] if display_filter else []
     for field in fields:
         command += ["-e", field]

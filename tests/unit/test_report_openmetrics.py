@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import io
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from monitor import metrics as m
 from monitor.counters import Counters, Snapshot
 from monitor.report.openmetrics import escape, family_name, format_value, write_openmetrics
 from monitor.snapshot_samples import iter_samples
+from tests.requirements import require_tool
 
 T0 = 1_714_564_800.0
 SITE = "hamburg-hansaplatz"
@@ -158,11 +157,7 @@ def test_value_and_escape_formatting() -> None:
 
 @pytest.mark.tools
 def test_promtool_creates_blocks(tmp_path: Path) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is required in CI")
-        pytest.skip("promtool not installed (needed to check that the output backfills)")
+    promtool = require_tool("promtool")  # checks that the output backfills
     source = tmp_path / "metrics.om"
     with source.open("w", encoding="utf-8") as fp:
         write_openmetrics(_growing_snapshots(), SITE, fp)
