@@ -109,9 +109,11 @@ def replay_to_tsdb(
     *,
     interval: float = 15.0,
     promtool: str = "promtool",
+    timeout: float = 60.0,
 ) -> Backfill:
     """Replay ``pcap`` with ``--metrics-out`` into ``workdir`` and backfill it into
-    ``workdir/tsdb``. ``interval`` is the packet-time spacing of the samples."""
+    ``workdir/tsdb``. ``interval`` is the packet-time spacing of the samples; ``timeout``
+    bounds each of the two commands."""
     workdir.mkdir(parents=True, exist_ok=True)
     om = workdir / "replay.om"
     tsdb = workdir / "tsdb"
@@ -133,9 +135,11 @@ def replay_to_tsdb(
             str(interval),
         ],
         ok=(0, 1),  # 1 = findings
+        timeout=timeout,
     )
     report = json.loads(out)
-    _run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(om), str(tsdb)])
+    blocks = [promtool, "tsdb", "create-blocks-from", "openmetrics", str(om), str(tsdb)]
+    _run(blocks, timeout=timeout)
     inputs = report["inputs"]
     return Backfill(
         tsdb=tsdb,
@@ -155,11 +159,13 @@ def backfill_rules(
     *,
     eval_interval: str = "15s",
     promtool: str = "promtool",
+    timeout: float = 60.0,
 ) -> int:
     """Evaluate the recording rules over [start, end] against the Prometheus at ``url`` and
     move the resulting blocks into ``tsdb``; returns the number of blocks. A running
     Prometheus only sees them after a restart. Rules that read other recorded series get
-    no history this way (promtool evaluates every rule against the data as it was)."""
+    no history this way (promtool evaluates every rule against the data as it was).
+    ``timeout`` bounds the promtool command."""
     with tempfile.TemporaryDirectory(prefix="rules-backfill-") as tmp:
         _run(
             [
@@ -174,7 +180,8 @@ def backfill_rules(
                 f"--eval-interval={eval_interval}",
                 f"--output-dir={tmp}",
                 *(str(p) for p in rule_files),
-            ]
+            ],
+            timeout=timeout,
         )
         blocks = [p for p in Path(tmp).iterdir() if (p / "meta.json").exists()]
         for block in blocks:

@@ -10,7 +10,7 @@ the allow-lists below say why the capture cannot produce that metric.
 
 Skipped with the reason when ``prometheus`` or ``promtool`` is missing, except under CI
 where that fails (``tests/requirements.py``; Debian package ``prometheus``; ``make
-system-deps``).
+system-deps``). Every time limit is scaled by ``CCTV_TEST_TIMEOUT_SCALE`` (``tests/waiting.py``).
 The helpers live in ``dashboards/promlab.py`` (shared with ``dashboards/render_previews.py``).
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import pytest
 import yaml
 
 from tests.requirements import require_tool
+from tests.waiting import poll, scaled
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -154,20 +154,27 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     prometheus, promtool = require_tool("prometheus"), require_tool("promtool")
     work = tmp_path_factory.mktemp("promlab")
     backfill = promlab.replay_to_tsdb(
-        promlab.DEMO_PCAP, promlab.SITE_CONFIG, work, interval=STEP, promtool=promtool
+        promlab.DEMO_PCAP,
+        promlab.SITE_CONFIG,
+        work,
+        interval=STEP,
+        promtool=promtool,
+        timeout=scaled(60),
     )
     start, end = backfill.first_ts, backfill.last_ts + 60
-    with promlab.start_prometheus(backfill.tsdb, prometheus=prometheus) as url:
-        promlab.backfill_rules(url, [promlab.RULES], backfill.tsdb, start, end, promtool=promtool)
+    with promlab.start_prometheus(backfill.tsdb, prometheus=prometheus, timeout=scaled(30)) as url:
+        promlab.backfill_rules(
+            url, [promlab.RULES], backfill.tsdb, start, end, promtool=promtool, timeout=scaled(60)
+        )
     rule_files = [promlab.RULES, promlab.ALERTS]
     with promlab.start_prometheus(
-        backfill.tsdb, rule_files=rule_files, prometheus=prometheus
+        backfill.tsdb, rule_files=rule_files, prometheus=prometheus, timeout=scaled(30)
     ) as url:
         yield Lab(url, start, end)
 
 
 def _query(lab: Lab, expr: str) -> list[dict[str, Any]]:
-    return promlab.query_range(lab.url, expr, lab.start, lab.end, STEP)
+    return promlab.query_range(lab.url, expr, lab.start, lab.end, STEP, timeout=scaled(10))
 
 
 # ------------------------------------------------------------------ tests
@@ -178,7 +185,7 @@ def test_backfilled_capture_is_served_despite_its_age(lab: Lab) -> None:
     assert lab.start == pytest.approx(1772438400.1)
     series = _query(lab, 'count(cctv_packets_total{site="demo-hansaplatz"})')
     assert series and len(series[0]["values"]) >= (lab.end - lab.start) // STEP - 2
-    info = promlab.api_get(lab.url, "/api/v1/status/runtimeinfo")
+    info = promlab.api_get(lab.url, "/api/v1/status/runtimeinfo", timeout=scaled(10))
     assert info["storageRetention"].startswith("100y")
 
 
@@ -207,16 +214,21 @@ def test_recording_rule_returns_data(lab: Lab, rule: dict[str, Any]) -> None:
     assert series, f"recording rule {rule['record']} is empty over the capture"
 
 
+def _rules_state(lab: Lab) -> list[tuple[str, dict[str, Any]]]:
+    """(file, rule) for every rule Prometheus has loaded, with its evaluation state."""
+    groups = promlab.api_get(lab.url, "/api/v1/rules", timeout=scaled(10))["groups"]
+    return [(g["file"], r) for g in groups for r in g["rules"]]
+
+
+def _never_evaluated(rules: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    return [r["name"] for _, r in rules if r["lastEvaluation"].startswith("0001-")]
+
+
 def test_rule_groups_evaluate_without_errors(lab: Lab) -> None:
-    deadline = time.monotonic() + 15
-    while True:
-        groups = promlab.api_get(lab.url, "/api/v1/rules")["groups"]
-        rules = [(g["file"], r) for g in groups for r in g["rules"]]
-        pending = [r["name"] for _, r in rules if r["lastEvaluation"].startswith("0001-")]
-        if not pending or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    assert not pending, f"never evaluated: {pending}"
+    # Rules are evaluated every second: wait until each has been evaluated once.
+    rules = poll(lambda: _rules_state(lab), 15, lambda rs: not _never_evaluated(rs), 0.5)
+    pending = _never_evaluated(rules)
+    assert not pending, f"never evaluated within {scaled(15):g} s: {pending}"
     files = {Path(f).name for f, _ in rules}
     assert files == {"rules.yml", "alerts.yml"}
     assert len(rules) == len(RECORDS) + len(ALERTS)

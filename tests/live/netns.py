@@ -5,6 +5,8 @@ is created with both ends already inside them (``ip link add A netns SRC type ve
 name B netns SEN``), so neither end ever exists in the host's namespace, there is no
 route anywhere, and deleting the namespaces deletes the pair. Names carry the test's
 process id and a counter, so parallel runs and leftovers of a killed run never clash.
+
+Every time limit here is scaled by ``CCTV_TEST_TIMEOUT_SCALE`` (``tests/waiting.py``).
 """
 
 from __future__ import annotations
@@ -15,16 +17,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.requirements import require_root, require_tool
+from tests.waiting import scaled, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PCAPS = ROOT / "pcaps"
@@ -40,23 +41,12 @@ def need(*tools: str) -> None:
 
 
 def run(cmd: list[str], timeout: float = 30.0, check: bool = True) -> str:
-    """Run a command; its stdout (CalledProcessError with stderr when it fails)."""
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    """Run a command, bounded by ``scaled(timeout)``; its stdout (CalledProcessError with
+    stderr when it fails)."""
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=scaled(timeout))
     if check and done.returncode != 0:
         raise subprocess.CalledProcessError(done.returncode, cmd, done.stdout, done.stderr)
     return done.stdout
-
-
-def wait_until(what: str, probe: Callable[[], Any], timeout: float, every: float = 0.2) -> Any:
-    """Poll ``probe`` until it returns something truthy; fail the test after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(every)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
 @dataclass
@@ -143,7 +133,7 @@ class Sensor:
             self.proc = subprocess.Popen(
                 self.seg.sensor_cmd(*cmd), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
             )
-        wait_until("the capture to be up", self._capturing, timeout=30)
+        wait_until(self._capturing, 30, "the capture to be up")
         return self
 
     def _capturing(self) -> bool:
@@ -158,8 +148,8 @@ class Sensor:
 
     def scrape_text(self) -> str | None:
         """``/metrics`` fetched from inside the namespace, None when it does not answer."""
-        cmd = self.seg.sensor_cmd(sys.executable, "-c", FETCH, self.url)
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+        cmd = self.seg.sensor_cmd(sys.executable, "-c", FETCH, self.url, str(scaled(5)))
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=scaled(20))
         return done.stdout if done.returncode == 0 else None
 
     def scrape(self) -> dict[str, Series]:
@@ -173,27 +163,30 @@ class Sensor:
         self.proc.send_signal(sig)
 
     def stop(self, timeout: float = 30.0) -> int:
-        """SIGTERM and wait (bounded); the exit status. Kills it if it hangs."""
+        """SIGTERM and wait (bounded by ``scaled(timeout)``); the exit status. Kills it if
+        it hangs."""
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
+        limit = scaled(timeout)
         try:
-            return self.proc.wait(timeout=timeout)
+            return self.proc.wait(timeout=limit)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.wait(timeout=10)
-            pytest.fail(f"sensor did not exit within {timeout:.0f} s of SIGTERM:\n{self.log()}")
+            self.proc.wait(timeout=scaled(10))
+            pytest.fail(f"sensor did not exit within {limit:g} s of SIGTERM:\n{self.log()}")
 
     def kill(self) -> None:
         """Last resort in a finally: make sure the process is gone."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(timeout=10)
+            self.proc.wait(timeout=scaled(10))
 
 
-FETCH = (
+FETCH = (  # argv: URL [timeout in s, default 5]
     "import sys, urllib.request\n"
-    "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())\n"
+    "limit = float(sys.argv[2]) if len(sys.argv) > 2 else 5.0\n"
+    "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=limit).read().decode())\n"
 )
 
 

@@ -9,12 +9,12 @@ from inside the namespace too. Nothing is routed and nothing leaves the two name
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from monitor import metrics as m
+from tests.waiting import poll, wait_until
 
 from .expected import (
     COMPARED,
@@ -24,7 +24,7 @@ from .expected import (
     replay_counters,
     sequential_capture,
 )
-from .netns import PCAPS, Sensor, need, segment, total, wait_until
+from .netns import PCAPS, Sensor, need, segment, total
 
 pytestmark = [pytest.mark.slow, pytest.mark.tools]
 SAMPLES = sorted(PCAPS.glob("*.pcap"))
@@ -45,16 +45,12 @@ def test_live_matches_replay(tmp_path: Path, workers: int) -> None:
             sensor.start()
             seg.replay(capture)
             wait_until(
-                f"{frames} captured packets",
                 lambda: total(sensor.scrape().get("cctv_capture_packets_total", {})) >= frames,
-                timeout=30,
+                30,
+                f"{frames} captured packets",
             )
             # Flows settle within 2 s of packet time; idle ticks follow the wall clock.
-            deadline = time.monotonic() + 20
-            scraped = sensor.scrape()
-            while not _matches(scraped, expected) and time.monotonic() < deadline:
-                time.sleep(0.3)
-                scraped = sensor.scrape()
+            scraped = poll(sensor.scrape, 20, lambda s: _matches(s, expected), every=0.3)
             _assert_same(scraped, expected, frames)  # on a timeout: shows the difference
             _down_and_up(seg, sensor)
             assert sensor.stop() == 0, sensor.log()
@@ -94,7 +90,7 @@ def _down_and_up(seg: object, sensor: Sensor) -> None:
 
     assert capture_up() == 1
     seg.set_sensor_link(False)  # type: ignore[attr-defined]
-    wait_until("cctv_capture_up == 0", lambda: capture_up() == 0, timeout=15)
+    wait_until(lambda: capture_up() == 0, 15, "cctv_capture_up == 0")
     seg.set_sensor_link(True)  # type: ignore[attr-defined]
-    wait_until("cctv_capture_up == 1", lambda: capture_up() == 1, timeout=15)
+    wait_until(lambda: capture_up() == 1, 15, "cctv_capture_up == 1")
     assert sensor.proc is not None and sensor.proc.poll() is None, sensor.log()

@@ -18,8 +18,9 @@ import pytest
 from monitor.classify.catalog import load_catalog
 from monitor.config import load_policy
 from monitor.replay import run_replay
+from tests.waiting import scaled, wait_until
 
-from .netns import FETCH, PCAPS, Segment, Sensor, need, run, segment, wait_until
+from .netns import FETCH, PCAPS, Segment, Sensor, need, run, segment
 
 pytestmark = [pytest.mark.slow, pytest.mark.tools]
 SENSOR_PORT, PROM_PORT = 9108, 9090
@@ -39,7 +40,7 @@ def _config(path: Path) -> None:
 def _query(seg: Segment, expr: str) -> list[dict[str, Any]]:
     url = f"http://127.0.0.1:{PROM_PORT}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
     try:
-        body = run(seg.sensor_cmd(sys.executable, "-c", FETCH, url), timeout=20)
+        body = run(seg.sensor_cmd(sys.executable, "-c", FETCH, url, str(scaled(5))), timeout=20)
     except subprocess.CalledProcessError:
         return []
     doc = json.loads(body)
@@ -72,13 +73,9 @@ def test_prometheus_sees_egress_findings(tmp_path: Path) -> None:
             ]
             with open(tmp_path / "prometheus.log", "wb") as log:
                 prom = subprocess.Popen(seg.sensor_cmd(*prom_cmd), stdout=log, stderr=log)
-            wait_until("Prometheus to scrape the sensor", lambda: _query(seg, "up == 1"), 60)
+            wait_until(lambda: _query(seg, "up == 1"), 60, "Prometheus to scrape the sensor")
             seg.replay(PCAPS / "egress.pcap")
-            result = wait_until(
-                "egress findings in Prometheus",
-                lambda: _found(seg, want),
-                timeout=60,
-            )
+            result = wait_until(lambda: _found(seg, want), 60, "egress findings in Prometheus")
             for series in result:
                 labels = series["metric"]
                 assert labels["job"] == "cctv-monitor"
@@ -88,7 +85,7 @@ def test_prometheus_sees_egress_findings(tmp_path: Path) -> None:
             if prom is not None:
                 prom.terminate()
                 try:
-                    prom.wait(timeout=20)
+                    prom.wait(timeout=scaled(20))
                 except subprocess.TimeoutExpired:
                     prom.kill()
             sensor.kill()

@@ -13,10 +13,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .netns import PCAPS, Sensor, need, segment, total, wait_until
+from tests.waiting import wait_until
+
+from .netns import PCAPS, Sensor, need, segment, total
 
 pytestmark = [pytest.mark.slow, pytest.mark.tools]
 EXPECTED = yaml.safe_load((PCAPS / "expected.yaml").read_text())["captures"]
+RELOAD_OK = "cctv_config_last_reload_successful"
+RELOAD_TS = "cctv_config_last_reload_success_timestamp_seconds"
 
 
 def _gauge(sensor: Sensor, name: str) -> float:
@@ -34,16 +38,12 @@ def test_reload_and_flush(tmp_path: Path, workers: int) -> None:
         sensor = Sensor(seg, tmp_path, args)
         try:
             sensor.start()
-            assert _gauge(sensor, "cctv_config_last_reload_successful") == 1
-            loaded = _gauge(sensor, "cctv_config_last_reload_success_timestamp_seconds")
+            assert _gauge(sensor, RELOAD_OK) == 1
+            loaded = _gauge(sensor, RELOAD_TS)
 
             policy.write_text("site: broken\nclosed_networks: [10.20.0.0/33]\nbogus_key: 1\n")
             sensor.signal(signal.SIGHUP)
-            wait_until(
-                "reload gauge 0",
-                lambda: _gauge(sensor, "cctv_config_last_reload_successful") == 0,
-                timeout=15,
-            )
+            wait_until(lambda: _gauge(sensor, RELOAD_OK) == 0, 15, "reload gauge 0")
             assert "policy reload failed" in sensor.log()
             assert sensor.proc is not None and sensor.proc.poll() is None
             build = sensor.scrape()["cctv_build_info"]
@@ -52,20 +52,16 @@ def test_reload_and_flush(tmp_path: Path, workers: int) -> None:
             time.sleep(0.01)
             shutil.copy(PCAPS / "site.yaml", policy)
             sensor.signal(signal.SIGHUP)
-            wait_until(
-                "reload gauge 1",
-                lambda: _gauge(sensor, "cctv_config_last_reload_successful") == 1,
-                timeout=15,
-            )
-            after = _gauge(sensor, "cctv_config_last_reload_success_timestamp_seconds")
+            wait_until(lambda: _gauge(sensor, RELOAD_OK) == 1, 15, "reload gauge 1")
+            after = _gauge(sensor, RELOAD_TS)
             assert after > loaded
 
             seg.replay(PCAPS / "egress.pcap")
             frames = EXPECTED["egress.pcap"]["packets"]
             wait_until(
-                "egress.pcap captured",
                 lambda: _gauge(sensor, "cctv_capture_packets_total") >= frames,
-                timeout=30,
+                30,
+                "egress.pcap captured",
             )
             # No wait for flows to settle: the lone SYN and the unanswered datagram are still
             # open; SIGTERM must end them and write their findings before exiting.
