@@ -137,6 +137,38 @@ class InputSummary:
 
 
 @dataclass(slots=True)
+class MirrorSession:
+    """One tunnel that delivered mirrored traffic (the report's ``coverage.mirror_sessions``).
+
+    ``kind`` is gre, erspan1, erspan2, erspan3, vxlan, geneve, ipip or ip6ip; ``session_id``
+    the GRE key, ERSPAN session or VXLAN/Geneve VNI (None when the tunnel has none);
+    ``bytes`` counts the frames as received, tunnel headers included.
+    """
+
+    kind: str
+    outer_src: str
+    outer_dst: str
+    session_id: int | None
+    packets: int = 0
+    bytes: int = 0
+    first_ts: float | None = None
+    last_ts: float | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """The report's JSON object for this session."""
+        return {
+            "kind": self.kind,
+            "outer_src": self.outer_src,
+            "outer_dst": self.outer_dst,
+            "session_id": self.session_id,
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "first_ts": self.first_ts,
+            "last_ts": self.last_ts,
+        }
+
+
+@dataclass(slots=True)
 class Finding:
     """One flagged flow or event, with what proves it (CONTRACT.md §3 and §4)."""
 
@@ -296,6 +328,8 @@ class AuditResult:
     flows: list[FlowRecord]
     snapshots: list[object] = field(default_factory=list)
     names: list[tuple[str, str, str]] = field(default_factory=list)  # (source, name, detail)
+    mirror_sessions: list[MirrorSession] = field(default_factory=list)
+    decode_errors: dict[str, int] = field(default_factory=dict)  # layer -> frames
     readable: bool = True  # False when not a single input could be opened as a capture
 
     @property

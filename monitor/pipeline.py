@@ -24,11 +24,12 @@ from monitor.classify.verdict import Classifier
 from monitor.config import Policy
 from monitor.counters import Counters, Snapshot
 from monitor.decode.discovery import parse_sadp_ether
-from monitor.decode.frames import ETH_SADP, DecodedBatch, decode_batch
+from monitor.decode.frames import DECODE_ERROR_LAYERS, ETH_SADP, DecodedBatch, decode_batch
+from monitor.decode.mirror_sessions import MirrorSessions
+from monitor.decode.tunnels import GENEVE_PORTS, VXLAN_PORTS, udp_port_table
 from monitor.flow.state import FlowState
 from monitor.flow.table import BatchResult, FlowSettings, FlowTable
 from monitor.model import (
-    LINKTYPE_ETHERNET,
     EndReason,
     Finding,
     FindingKind,
@@ -83,6 +84,10 @@ class Pipeline:
         self.devices = DeviceBook(policy, catalog)
         self.table = FlowTable(self.settings.flows)
         self.counters = Counters()
+        self.udp_ports = udp_port_table(
+            VXLAN_PORTS + policy.mirror.vxlan, GENEVE_PORTS + policy.mirror.geneve
+        )
+        self.mirror = MirrorSessions()
         self.on_finding = on_finding
         self.records: list[FlowRecord] = []
         self.findings: list[Finding] = []
@@ -103,13 +108,18 @@ class Pipeline:
         """Account one batch of frames."""
         if len(batch) == 0:
             return
-        d = decode_batch(batch)
+        d = decode_batch(batch, self.udp_ports)
         self.packets += len(batch)
         self.bytes += int(d.wirelen.sum())
         self.counters.capture_packets[self.interface] += len(batch)
         truncated = int(d.truncated_ip.sum())
         if truncated:
             self.counters.decode_errors["ip"] += truncated
+        if d.error.any():
+            for code, layer in DECODE_ERROR_LAYERS.items():
+                self.counters.decode_errors[layer] += int((d.error == code).sum())
+        if d.tunnel.any():
+            self.mirror.add(d)
         result = self.table.ingest(d)
         for flow, reason in result.ended:
             self._end(flow, reason)
@@ -137,40 +147,41 @@ class Pipeline:
         """Run the dissectors on head frames and on frames of the slow-path ports."""
         slow = (result.head_mask | _SLOW_PORT[d.sport] | _SLOW_PORT[d.dport]) & (d.payload_len > 0)
         batch = d.batch
-        ethernet = batch.linktype == LINKTYPE_ETHERNET
         touched: dict[str, FlowState] = {}
         rows = np.flatnonzero(slow)
         data = batch.data
         columns = (
-            rows, batch.offset[rows], batch.caplen[rows], batch.ts[rows], d.sport[rows],
-            d.dport[rows], d.payload_off[rows], d.payload_len[rows], result.frame_low[rows],
+            rows, d.l2[rows], d.l3[rows], batch.ts[rows], d.sport[rows], d.dport[rows],
+            d.payload_off[rows], d.payload_len[rows], result.frame_low[rows],
         )  # fmt: skip
-        for i, base, caplen, ts, src_port, dst_port, start, length, low in zip(
+        for i, l2, l3, ts, src_port, dst_port, start, length, low in zip(
             *(c.tolist() for c in columns), strict=True
         ):
             flow = result.flow_of(i)
             if flow is None:
                 continue
             from_orig = low == flow.orig_is_low
-            if ethernet and caplen >= 12:
+            if l2 >= 0 and l3 - l2 >= 14:  # the Ethernet header is whole (its IP follows it)
                 sender = flow.orig_addr if from_orig else flow.resp_addr
-                self.devices.learn_mac(sender, data[base + 6 : base + 12].hex(":"))
+                self.devices.learn_mac(sender, data[l2 + 6 : l2 + 12].hex(":"))
             self.inspector.inspect(
                 flow, bytes(data[start : start + length]), ts, from_orig, src_port, dst_port
             )
             touched[flow.uid] = flow
-        if ethernet and self.settings.fingerprint:
+        if self.settings.fingerprint:
             self._layer2_discovery(d)
         return list(touched.values())
 
     def _layer2_discovery(self, d: DecodedBatch) -> None:
         """Hikvision SADP over raw Ethernet (EtherType 0x8033) has no IP flow."""
-        for i in np.flatnonzero(d.ethertype == ETH_SADP).tolist():
-            frame = d.batch.frame(i)
-            info = parse_sadp_ether(frame[14:])
+        batch = d.batch
+        for i in np.flatnonzero((d.ethertype == ETH_SADP) & (d.l2 >= 0)).tolist():
+            l2, l3 = int(d.l2[i]), int(d.l3[i])
+            end = int(batch.offset[i] + batch.caplen[i])
+            info = parse_sadp_ether(bytes(batch.data[l3:end]))
             if info is not None:
-                sender = frame[6:12].hex(":")
-                self.inspector.remember_discovery(float(d.batch.ts[i]), sender, info)
+                sender = bytes(batch.data[l2 + 6 : l2 + 12]).hex(":")
+                self.inspector.remember_discovery(float(batch.ts[i]), sender, info)
 
     # -- settling and counting --------------------------------------------------------
     def _decided(self, flow: FlowState, now: float) -> bool:

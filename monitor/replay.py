@@ -66,6 +66,8 @@ def run_replay(
         flows=sorted(pipe.records, key=lambda r: (r.first_ts, r.uid)),
         snapshots=list(pipe.snapshots),
         names=list(pipe.inspector.name_log),
+        mirror_sessions=pipe.mirror.summary(),
+        decode_errors=dict(pipe.counters.decode_errors),
         readable=source.any_readable,
     )
     return ReplayRun(result, pipe, linktypes)
@@ -102,7 +104,7 @@ def write_evidence(run: ReplayRun, paths: Sequence[str], out_path: str) -> int:
         if not intervals:
             return 0
         for batch in OfflineSource(list(paths)).batches():
-            d = decode_batch(batch)
+            d = decode_batch(batch, run.pipeline.udp_ports)
             keys, _ = flow_keys(d)
             candidates = np.flatnonzero(d.ip & np.isin(keys, wanted))
             if candidates.size == 0:

@@ -16,6 +16,7 @@ from monitor.config.policy import (
     SERVICE_KINDS,
     AllowRule,
     DeviceEntry,
+    MirrorPorts,
     Network,
     Policy,
     Services,
@@ -30,7 +31,10 @@ _VENDOR_RE = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 _PORTS_RE = re.compile(r"(\d+)(?:\s*-\s*(\d+))?\Z")
 _MAC_RE = re.compile(r"[0-9a-f]{2}([:-]?)(?:[0-9a-f]{2}\1){4}[0-9a-f]{2}\Z|[0-9a-f]{12}\Z")
 _NULL, _INT = "tag:yaml.org,2002:null", "tag:yaml.org,2002:int"
-_TOP_KEYS = dict(site=True, closed_networks=True, devices=False, services=False, allow=False)
+_TOP_KEYS = dict(
+    site=True, closed_networks=True, devices=False, services=False, allow=False, mirror=False
+)
+_MIRROR_KEYS = {"vxlan_ports": False, "geneve_ports": False}
 _TEXT_FIELDS = ("mac", "name", "vendor", "model", "role", "firmware", "serial")
 _DEVICE_KEYS = dict.fromkeys(("ip", "cidr", *_TEXT_FIELDS), False)
 _ALLOW_KEYS = {"from": True, "to": True, "ports": False, "proto": False}
@@ -134,11 +138,22 @@ class _Checker:
         devices = self.devices(top["devices"], nets) if "devices" in top else ()
         services = self.services(top["services"], nets) if "services" in top else Services()
         allow = self.allow_rules(top["allow"]) if "allow" in top else ()
+        mirror = self.mirror(top["mirror"]) if "mirror" in top else MirrorPorts()
         if self.errors or site is None:
             errors = sorted(self.errors, key=lambda e: e[0])
             raise ConfigError("\n".join(f"{self.source}:{ln}: {msg}" for ln, msg in errors))
         warnings = tuple(self.warnings)
-        return Policy(site, tuple(nets), devices, services, allow, self.source, warnings)
+        return Policy(site, tuple(nets), devices, services, allow, self.source, warnings, mirror)
+
+    def mirror(self, node: Node) -> MirrorPorts:
+        """Extra UDP ports of VXLAN and Geneve mirror tunnels."""
+        m = self.mapping(node, "mirror", _MIRROR_KEYS, "mirror") or {}
+        lists: dict[str, tuple[int, ...]] = {}
+        for key, vnode in m.items():
+            ranges = self.ports(vnode, f"mirror.{key}") or ()
+            ports = sorted({p for lo, hi in ranges for p in range(lo, hi + 1)})
+            lists[key.removesuffix("_ports")] = tuple(ports)
+        return MirrorPorts(**lists)
 
     def mapping(self, node: Node, path: str, keys: dict[str, bool], what: str) -> Mapping:
         """The known keys of a mapping; reports non-string, duplicate, unknown, missing keys."""

@@ -66,6 +66,15 @@ class Services:
 
 
 @dataclass(frozen=True, slots=True)
+class MirrorPorts:
+    """UDP ports on which the mirror arrives inside VXLAN or Geneve, besides the IANA ports
+    (4789 and 6081) that are always decapsulated."""
+
+    vxlan: tuple[int, ...] = ()
+    geneve: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class AllowRule:
     """An allowance: ``src`` may reach ``dst`` on ``ports`` (empty: any) over ``proto``."""
 
@@ -135,6 +144,7 @@ class Policy:
     allow: tuple[AllowRule, ...] = ()
     source: str | None = None
     warnings: tuple[str, ...] = ()
+    mirror: MirrorPorts = field(default_factory=MirrorPorts)
     _ix: _Index = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -212,6 +222,10 @@ def describe_policy(policy: Policy) -> str:
     for r in p.allow:
         ports = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in r.ports) or "any port"
         out.append(f"  {fmt_net(r.src)} -> {fmt_net(r.dst)}  proto {r.proto}  {ports}")
+    out.append("\nmirror tunnels decapsulated: GRE, ERSPAN I/II/III, IP-in-IP, VXLAN, Geneve")
+    vxlan = ", ".join(map(str, sorted({4789, *p.mirror.vxlan})))
+    geneve = ", ".join(map(str, sorted({6081, *p.mirror.geneve})))
+    out.append(f"  VXLAN on UDP {vxlan}; Geneve on UDP {geneve}")
     n_svc = sum(len(p.services.get(k)) for k in SERVICE_KINDS)
     out.append(f"\nsummary: closed networks {len(p.closed_networks)}, inventory hosts {hosts}, "
                f"inventory ranges {len(p.devices) - hosts}, service entries {n_svc}, "

@@ -16,6 +16,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from monitor.decode.tunnels import (
+    DEFAULT_UDP_PORTS,
+    INNER_ETHERNET,
+    MAX_ENCAP,
+    IpColumns,
+    encapsulation,
+)
 from monitor.model import (
     DLT_RAW_ALIASES,
     IPPROTO_TCP,
@@ -35,6 +42,7 @@ from monitor.speedups import load
 _headers = load("monitor.decode._headers")
 
 I64 = npt.NDArray[np.int64]
+U8 = npt.NDArray[np.uint8]
 U64 = npt.NDArray[np.uint64]
 Bool = npt.NDArray[np.bool_]
 
@@ -43,6 +51,10 @@ ETH_IPV4, ETH_IPV6, ETH_ARP = 0x0800, 0x86DD, 0x0806
 ETH_VLAN = (0x8100, 0x88A8, 0x9100)
 ETH_MPLS = (0x8847, 0x8848)
 ETH_SADP = 0x8033
+ETH_PPPOE = 0x8864
+MAX_VLAN = 8  # VLAN tags read; a ninth is a decode error
+ERR_VLAN, ERR_TUNNEL = 1, 2  # the ``error`` column
+DECODE_ERROR_LAYERS = {ERR_VLAN: "vlan", ERR_TUNNEL: "tunnel"}
 IPV6_EXT_HEADERS = (0, 43, 44, 51, 60)
 # Addresses are folded into one uint64 for hashing; IPv4 keys carry this tag so an
 # IPv4 address can never equal a folded IPv6 one.
@@ -56,6 +68,13 @@ class DecodedBatch:
     ``ip`` marks frames with a decodable IP header; for the others only ``ethertype``,
     ``wirelen`` and ``l3`` mean anything. ``src_key``/``dst_key`` are the addresses folded
     to uint64 (exact for IPv4), ``fragment`` marks non-first fragments (ports unknown).
+
+    Mirror tunnels are removed: every column describes the innermost frame, and
+    ``wirelen`` is that frame's length on the wire. ``l2`` is the offset of the Ethernet
+    header the IP packet came in (-1 when none), ``tunnel`` the outermost tunnel's kind
+    (``tunnels.TUNNEL_KINDS``, 0 for none), ``tunnel_id`` its session id (-1 for none),
+    ``outer_l3`` the offset of its outer IP header, and ``error`` a decode error code
+    (``DECODE_ERROR_LAYERS``: VLAN stack or tunnel nesting too deep).
     """
 
     batch: FrameBatch
@@ -74,6 +93,11 @@ class DecodedBatch:
     wirelen: I64
     fragment: Bool
     truncated_ip: Bool
+    l2: I64
+    tunnel: npt.NDArray[np.uint8]
+    tunnel_id: I64
+    outer_l3: I64
+    error: npt.NDArray[np.uint8]
 
 
 def _gather(arr: npt.NDArray[np.uint8], starts: I64, width: int) -> npt.NDArray[np.uint8]:
@@ -90,24 +114,25 @@ def _be16(cols: npt.NDArray[np.uint8], at: int) -> I64:
     return (cols[:, at].astype(np.int64) << 8) | cols[:, at + 1]
 
 
-def _link_layer(batch: FrameBatch, arr: npt.NDArray[np.uint8]) -> tuple[I64, I64, Bool]:
-    """Offset of the network header, the EtherType it carries, and which frames are known."""
+def _link_layer(batch: FrameBatch, arr: npt.NDArray[np.uint8]) -> tuple[I64, I64, Bool, U8]:
+    """Offset of the network header, its EtherType, which frames are known, errors."""
     off, n, lt = batch.offset, len(batch), batch.linktype
+    no_error = np.zeros(n, dtype=np.uint8)
     if lt == LINKTYPE_ETHERNET:
         return _ethernet(arr, off, batch.caplen)
     if lt == LINKTYPE_LINUX_SLL:
         h = _gather(arr, off, 16)
-        return off + 16, _be16(h, 14), batch.caplen >= 16
+        return off + 16, _be16(h, 14), batch.caplen >= 16, no_error
     if lt == LINKTYPE_LINUX_SLL2:
         h = _gather(arr, off, 2)
-        return off + 20, _be16(h, 0), batch.caplen >= 20
+        return off + 20, _be16(h, 0), batch.caplen >= 20, no_error
     if lt in (LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6, *DLT_RAW_ALIASES):
-        return off, _ethertype_from_version(arr, off), batch.caplen >= 1
+        return off, _ethertype_from_version(arr, off), batch.caplen >= 1, no_error
     if lt in (LINKTYPE_NULL, LINKTYPE_LOOP):
-        return off + 4, _ethertype_from_version(arr, off + 4), batch.caplen >= 5
+        return off + 4, _ethertype_from_version(arr, off + 4), batch.caplen >= 5, no_error
     if lt == LINKTYPE_PPP:
-        return _ppp(arr, off, batch.caplen)
-    return off, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_)
+        return (*_ppp(arr, off, batch.caplen), no_error)
+    return off, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_), no_error
 
 
 def _ethertype_from_version(arr: npt.NDArray[np.uint8], l3: I64) -> I64:
@@ -115,18 +140,29 @@ def _ethertype_from_version(arr: npt.NDArray[np.uint8], l3: I64) -> I64:
     return np.where(version == 4, ETH_IPV4, np.where(version == 6, ETH_IPV6, 0)).astype(np.int64)
 
 
-def _ethernet(arr: npt.NDArray[np.uint8], off: I64, caplen: I64) -> tuple[I64, I64, Bool]:
-    """Ethernet II with up to three VLAN tags (802.1Q, QinQ) and an MPLS label stack."""
+def _ppp_ethertype(proto: I64) -> I64:
+    return np.where(proto == 0x21, ETH_IPV4, np.where(proto == 0x57, ETH_IPV6, 0)).astype(np.int64)
+
+
+def _ethernet(arr: npt.NDArray[np.uint8], off: I64, caplen: I64) -> tuple[I64, I64, Bool, U8]:
+    """Ethernet II with up to eight VLAN tags (802.1Q, QinQ), then PPPoE or MPLS."""
     h = _gather(arr, off + 12, 2)
     etype = _be16(h, 0)
     l3 = off + 14
-    for _ in range(3):
+    for _ in range(MAX_VLAN):
         tagged = (etype == 0x8100) | (etype == 0x88A8) | (etype == 0x9100)
         if not tagged.any():
             break
         inner = _be16(_gather(arr, l3 + 2, 2), 0)
         etype = np.where(tagged, inner, etype)
         l3 = np.where(tagged, l3 + 4, l3)
+    too_deep = np.isin(etype, ETH_VLAN)
+    error = np.where(too_deep, ERR_VLAN, 0).astype(np.uint8)
+    pppoe = etype == ETH_PPPOE
+    if pppoe.any():
+        ppp = _be16(_gather(arr, l3 + 6, 2), 0)
+        etype = np.where(pppoe, _ppp_ethertype(ppp), etype)
+        l3 = np.where(pppoe, l3 + 8, l3)
     mpls = (etype == 0x8847) | (etype == 0x8848)
     if mpls.any():
         for _ in range(4):
@@ -135,7 +171,7 @@ def _ethernet(arr: npt.NDArray[np.uint8], off: I64, caplen: I64) -> tuple[I64, I
             mpls &= ~bottom
         is_mpls = np.isin(etype, ETH_MPLS)
         etype = np.where(is_mpls, _ethertype_from_version(arr, l3), etype)
-    return l3, etype, caplen >= 14
+    return l3, etype, caplen >= 14, error
 
 
 def _ppp(arr: npt.NDArray[np.uint8], off: I64, caplen: I64) -> tuple[I64, I64, Bool]:
@@ -144,63 +180,78 @@ def _ppp(arr: npt.NDArray[np.uint8], off: I64, caplen: I64) -> tuple[I64, I64, B
     has_ac = (h[:, 0] == 0xFF) & (h[:, 1] == 0x03)
     proto = np.where(has_ac, _be16(h, 2), _be16(h, 0))
     l3 = np.where(has_ac, off + 4, off + 2)
-    etype = np.where(proto == 0x21, ETH_IPV4, np.where(proto == 0x57, ETH_IPV6, 0))
-    return l3, etype.astype(np.int64), caplen >= 4
+    return l3, _ppp_ethertype(proto), caplen >= 4
 
 
 # dtypes of the DecodedBatch columns after ``batch``, in field order
 _COLUMN_DTYPES = (
     np.bool_, np.uint8, np.int64, np.int64, np.int64, np.uint64, np.uint64, np.int64,
-    np.int64, np.int64, np.int64, np.int64, np.int64, np.bool_, np.bool_,
+    np.int64, np.int64, np.int64, np.int64, np.int64, np.bool_, np.bool_, np.int64, np.uint8,
+    np.int64, np.int64, np.uint8,
 )  # fmt: skip
 
 
-def decode_batch(batch: FrameBatch) -> DecodedBatch:
-    """Decode link, network and transport headers of every frame in ``batch``."""
+def decode_batch(batch: FrameBatch, udp_ports: U8 = DEFAULT_UDP_PORTS) -> DecodedBatch:
+    """Decode link, network and transport headers of every frame in ``batch``.
+
+    ``udp_ports`` marks the UDP ports that carry VXLAN or Geneve
+    (``tunnels.udp_port_table``).
+    """
     if _headers is None:
-        return decode_batch_numpy(batch)
+        return decode_batch_numpy(batch, udp_ports)
     n = len(batch)
     columns: tuple[Any, ...] = tuple(np.empty(n, dtype=t) for t in _COLUMN_DTYPES)
     lengths = tuple(
         np.ascontiguousarray(a, dtype=np.int64) for a in (batch.offset, batch.caplen, batch.wirelen)
     )
-    _headers.decode(batch.data, batch.linktype, lengths, columns)
+    _headers.decode(batch.data, batch.linktype, lengths, udp_ports, columns)
     return DecodedBatch(batch, *columns)
 
 
-def decode_batch_numpy(batch: FrameBatch) -> DecodedBatch:
+def decode_batch_numpy(batch: FrameBatch, udp_ports: U8 = DEFAULT_UDP_PORTS) -> DecodedBatch:
     """``decode_batch`` in numpy (the fallback without the C speedup, and its oracle)."""
     arr = np.frombuffer(batch.data, dtype=np.uint8)
     n = len(batch)
-    l3, etype, link_ok = _link_layer(batch, arr)
-    frame_end = batch.offset + batch.caplen
-    h = _gather(arr, l3, 20)
-    version = (h[:, 0] >> 4).astype(np.uint8)
-    v4 = link_ok & (etype == ETH_IPV4) & (version == 4) & (l3 + 20 <= frame_end)
-    v6 = link_ok & (etype == ETH_IPV6) & (version == 6) & (l3 + 40 <= frame_end)
+    off = batch.offset
+    frame_end = off + batch.caplen
+    l3, etype, link_ok, error = (a.copy() for a in _link_layer(batch, arr))  # updated below
+    l2 = off.copy() if batch.linktype == LINKTYPE_ETHERNET else np.full(n, -1, dtype=np.int64)
+    h = _ip_layer(arr, l3, etype, link_ok, frame_end)
+    tunnel = np.zeros(n, dtype=np.uint8)
+    tunnel_id = np.full(n, -1, dtype=np.int64)
+    outer_l3 = np.full(n, -1, dtype=np.int64)
+    start = off.copy()
+    rows = np.arange(n, dtype=np.int64)
+    cur = h
+    for depth in range(1, MAX_ENCAP + 2):
+        e = encapsulation(arr, cur, frame_end[rows], udp_ports)
+        hit = e.kind != 0
+        if not hit.any():
+            break
+        rows = rows[hit]
+        if depth > MAX_ENCAP:
+            error[rows] = ERR_TUNNEL
+            h.ip[rows] = False
+            break
+        if depth == 1:
+            tunnel[rows], tunnel_id[rows], outer_l3[rows] = e.kind[hit], e.id[hit], l3[rows]
+        begin, inner, end = e.start[hit], e.inner[hit], frame_end[rows]
+        start[rows] = begin
+        new_l3, new_etype, new_ok = begin.copy(), inner.copy(), end - begin >= 1
+        new_l2 = np.full(rows.shape[0], -1, dtype=np.int64)
+        eth = inner == INNER_ETHERNET
+        if eth.any():
+            el3, eet, eok, eerr = _ethernet(arr, begin[eth], end[eth] - begin[eth])
+            new_l3[eth], new_etype[eth], new_ok[eth], new_l2[eth] = el3, eet, eok, begin[eth]
+            error[rows[eth]] = np.where(eerr != 0, eerr, error[rows[eth]])
+        l3[rows], etype[rows], link_ok[rows], l2[rows] = new_l3, new_etype, new_ok, new_l2
+        cur = _ip_layer(arr, new_l3, new_etype, new_ok, end)
+        for name in IpColumns.__slots__:
+            getattr(h, name)[rows] = getattr(cur, name)
 
-    ihl = (h[:, 0] & 0x0F).astype(np.int64) * 4
-    v4 &= ihl >= 20
-    v4_frag = v4 & ((_be16(h, 6) & 0x1FFF) != 0)
-    ip_end = l3 + _be16(h, 2)
-    l4 = l3 + ihl
-    proto = h[:, 9].astype(np.int64)
-    src_key, dst_key = _address_keys(h, v4)
-    v6_frag = np.zeros(n, dtype=np.bool_)
-    if v6.any():
-        rows = np.flatnonzero(v6)
-        h6 = _gather(arr, l3[rows], 40)
-        ip_end[rows] = l3[rows] + 40 + _be16(h6, 4)
-        l4[rows] = l3[rows] + 40
-        proto[rows] = h6[:, 6]
-        w = np.ascontiguousarray(h6[:, 8:40]).view(">u8").astype(np.uint64)
-        src_key[rows] = _fold(w[:, 0], w[:, 1])
-        dst_key[rows] = _fold(w[:, 2], w[:, 3])
-        l4, proto, v6_frag = _skip_ipv6_extensions(arr, l4, proto, v6)
-
-    ip = v4 | v6
-    fragment = v4_frag | v6_frag
-    truncated_ip = (link_ok & np.isin(etype, (ETH_IPV4, ETH_IPV6))) & ~ip
+    ip, l4, proto, ip_end = h.ip, h.l4, h.proto, h.ip_end
+    fragment = h.fragment
+    truncated_ip = (link_ok & np.isin(etype, (ETH_IPV4, ETH_IPV6))) & ~ip & (error != ERR_TUNNEL)
     t = _gather(arr, l4, 14)
     has_ports = ip & ~fragment & np.isin(proto, (IPPROTO_TCP, IPPROTO_UDP)) & (l4 + 4 <= frame_end)
     sport = np.where(has_ports, _be16(t, 0), 0)
@@ -215,26 +266,43 @@ def decode_batch_numpy(batch: FrameBatch) -> DecodedBatch:
     wirelen = batch.wirelen.copy()
     unknown = wirelen <= 0
     if unknown.any():
-        rebuilt = np.where(ip, np.maximum(batch.caplen, ip_end - batch.offset), batch.caplen)
+        rebuilt = np.where(ip, np.maximum(batch.caplen, ip_end - off), batch.caplen)
         wirelen[unknown] = rebuilt[unknown]
+    wirelen -= start - off
     return DecodedBatch(
-        batch,
-        ip,
-        version,
-        l3,
-        etype,
-        proto,
-        src_key,
-        dst_key,
-        sport,
-        dport,
-        tcp_flags,
-        payload_off,
-        payload_len,
-        wirelen,
-        fragment,
-        truncated_ip,
-    )
+        batch, ip, h.version, l3, etype, proto, h.src, h.dst, sport, dport, tcp_flags,
+        payload_off, payload_len, wirelen, fragment, truncated_ip, l2, tunnel, tunnel_id,
+        outer_l3, error,
+    )  # fmt: skip
+
+
+def _ip_layer(
+    arr: npt.NDArray[np.uint8], l3: I64, etype: I64, link_ok: Bool, frame_end: I64
+) -> IpColumns:
+    """The IPv4 or IPv6 header at ``l3`` (twin of ``ip_layer`` in ``_headers.c``)."""
+    h = _gather(arr, l3, 20)
+    version = (h[:, 0] >> 4).astype(np.uint8)
+    v4 = link_ok & (etype == ETH_IPV4) & (version == 4) & (l3 + 20 <= frame_end)
+    v6 = link_ok & (etype == ETH_IPV6) & (version == 6) & (l3 + 40 <= frame_end)
+    ihl = (h[:, 0] & 0x0F).astype(np.int64) * 4
+    v4 &= ihl >= 20
+    v4_frag = v4 & ((_be16(h, 6) & 0x1FFF) != 0)
+    ip_end = l3 + _be16(h, 2)
+    l4 = l3 + ihl
+    proto = h[:, 9].astype(np.int64)
+    src_key, dst_key = _address_keys(h, v4)
+    v6_frag = np.zeros(l3.shape[0], dtype=np.bool_)
+    if v6.any():
+        rows = np.flatnonzero(v6)
+        h6 = _gather(arr, l3[rows], 40)
+        ip_end[rows] = l3[rows] + 40 + _be16(h6, 4)
+        l4[rows] = l3[rows] + 40
+        proto[rows] = h6[:, 6]
+        w = np.ascontiguousarray(h6[:, 8:40]).view(">u8").astype(np.uint64)
+        src_key[rows] = _fold(w[:, 0], w[:, 1])
+        dst_key[rows] = _fold(w[:, 2], w[:, 3])
+        l4, proto, v6_frag = _skip_ipv6_extensions(arr, l4, proto, v6)
+    return IpColumns(v4 | v6, v4_frag | v6_frag, version, ip_end, l4, proto, src_key, dst_key)
 
 
 def _address_keys(h: npt.NDArray[np.uint8], v4: Bool) -> tuple[U64, U64]:

@@ -135,7 +135,43 @@ def caveats(result: AuditResult) -> list[str]:
         )
     if result.packets == 0:
         notes.append("No packets were read: a clean verdict here proves nothing.")
+    undecodable = {k: v for k, v in result.decode_errors.items() if k in DECODE_GAPS and v}
+    for layer, count in sorted(undecodable.items()):
+        notes.append(
+            f"{plural(count, 'frame')} could not be decoded ({DECODE_GAPS[layer]}); "
+            "the verdict does not cover them."
+        )
     return notes
+
+
+# decode error layers that hide whole frames from the verdict, and why
+DECODE_GAPS = {
+    "vlan": "more than 8 VLAN tags",
+    "tunnel": "tunnels nested more than 4 deep",
+}
+
+
+def mirror_rows(result: AuditResult) -> list[list[str]]:
+    """One row of plain text per mirror session: kind, outer endpoints, id, counts, times."""
+    return [
+        [
+            s.kind,
+            f"{s.outer_src} -> {s.outer_dst}",
+            "-" if s.session_id is None else str(s.session_id),
+            f"{s.packets:,}",
+            bytes_text(s.bytes),
+            iso_utc(s.first_ts),
+            iso_utc(s.last_ts),
+        ]
+        for s in result.mirror_sessions
+    ]
+
+
+MIRROR_HEADER = ["tunnel", "outer endpoints", "session / VNI", "packets", "bytes", "first", "last"]
+MIRROR_NOTE = (
+    "The mirror arrived inside these tunnels; flows, devices and findings come from the "
+    "frames they carry."
+)
 
 
 def iso_utc(ts: float | None) -> str:

@@ -7,6 +7,8 @@ import html
 from monitor.model import AuditResult, DeviceSummary, Finding
 from monitor.report._common import (
     KIND_MEANING,
+    MIRROR_HEADER,
+    MIRROR_NOTE,
     VERDICTS,
     bytes_by_verdict,
     bytes_text,
@@ -24,6 +26,7 @@ from monitor.report._common import (
     identified_by,
     input_problems,
     iso_utc,
+    mirror_rows,
     port_text,
     sorted_devices,
 )
@@ -74,6 +77,7 @@ def render_html(result: AuditResult) -> str:
     body = [
         _head(result, title),
         _inputs(result),
+        _mirror(result),
         _totals(result),
         _kinds(result),
         _devices(result),
@@ -133,6 +137,15 @@ def _inputs(result: AuditResult) -> str:
             out.append(f"<p><strong>Errors in input {n}</strong> ({h(inp.path)}):</p>")
             out.append("<ul>" + "".join(f"<li>{h(e)}</li>" for e in inp.errors) + "</ul>")
     return "\n".join([*out, "</section>"])
+
+
+def _mirror(result: AuditResult) -> str:
+    rows = [[h(cell) for cell in row] for row in mirror_rows(result)]
+    if not rows:
+        return ""
+    table = _table(MIRROR_HEADER, rows, "...rrtt")
+    head = f'<section id="mirror">\n<h2>Mirror sessions</h2>\n<p>{h(MIRROR_NOTE)}</p>'
+    return f"{head}\n{table}\n</section>"
 
 
 def _totals(result: AuditResult) -> str:

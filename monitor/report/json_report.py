@@ -21,7 +21,9 @@ SCHEMA = "cctv-monitor/report/v1"
 def report_dict(result: AuditResult) -> dict[str, Any]:
     """The report as plain JSON values, keys in a fixed order, no NaN or infinity.
 
-    Contract fields come first in each object, additions after them. A device's
+    Contract fields come first in each object, additions after them. ``coverage`` says
+    how the traffic arrived and what could not be read: the mirror sessions (tunnels)
+    that delivered it and undecodable frames per layer. A device's
     ``evidence`` lists every fact learned about it ({fact, value, source, confidence});
     ``conflicts`` where the site inventory and the traffic disagree.
 
@@ -43,6 +45,10 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
         "summary": {
             "findings_by_kind": count_by_kind(findings),
             "findings_by_device": count_by_device(findings),
+        },
+        "coverage": {
+            "mirror_sessions": [m.to_json() for m in result.mirror_sessions],
+            "decode_errors": {k: int(v) for k, v in sorted(result.decode_errors.items())},
         },
     }
 

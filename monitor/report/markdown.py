@@ -7,6 +7,8 @@ import re
 from monitor.model import AuditResult, DeviceSummary, Finding
 from monitor.report._common import (
     KIND_MEANING,
+    MIRROR_HEADER,
+    MIRROR_NOTE,
     VERDICTS,
     bytes_by_verdict,
     bytes_text,
@@ -24,6 +26,7 @@ from monitor.report._common import (
     identified_by,
     input_problems,
     iso_utc,
+    mirror_rows,
     port_text,
     sorted_devices,
 )
@@ -43,6 +46,7 @@ def render_markdown(result: AuditResult) -> str:
     parts = [
         _head(result),
         _inputs(result),
+        _mirror(result),
         _totals(result),
         _kinds(result),
         _devices(result),
@@ -82,6 +86,13 @@ def _inputs(result: AuditResult) -> str:
         out += ["", f"**Errors in input {n}** ({md(inp.path)}):", ""] if inp.errors else []
         out += [f"- {md(err)}" for err in inp.errors]
     return "\n".join(out)
+
+
+def _mirror(result: AuditResult) -> str:
+    rows = [[md(cell) for cell in row] for row in mirror_rows(result)]
+    if not rows:
+        return ""
+    return f"## Mirror sessions\n\n{MIRROR_NOTE}\n\n" + _table(MIRROR_HEADER, rows, "...rr")
 
 
 def _totals(result: AuditResult) -> str:

@@ -22,6 +22,7 @@ from scapy.contrib.mpls import MPLS
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q, Ether
+from scapy.layers.ppp import PPP, PPPoE
 
 import monitor.capture.pcapfile as pcapfile
 import monitor.capture.pcapng as pcapng
@@ -33,6 +34,7 @@ from monitor.decode.frames import decode_batch, decode_batch_numpy
 from monitor.flow.grouping import group_batch, group_batch_numpy
 from monitor.model import FrameBatch
 from tests.framebuild import batch_of
+from tests.tunnelbuild import KINDS, wrap
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT.parent / "shared" / "pcaps-real"
@@ -40,6 +42,15 @@ BUILT = not speedups.missing()
 needs_c = pytest.mark.skipif(not BUILT, reason="the C speedups are not built")
 
 MACS = {"src": "00:11:22:33:44:55", "dst": "66:77:88:99:aa:bb"}
+_INNER = bytes(Ether(**MACS) / IP(src="10.0.0.1", dst="192.0.2.7") / TCP(sport=4000) / b"hello")
+
+
+def nested(frame: bytes, depth: int) -> bytes:
+    for _ in range(depth):
+        frame = wrap(frame, "gre-eth")
+    return frame
+
+
 TEMPLATES = [
     bytes(Ether(**MACS) / IP(src="10.0.0.1", dst="192.0.2.7") / TCP(sport=4000, flags="S")),
     bytes(Ether(**MACS) / Dot1Q(vlan=7) / IP() / UDP(sport=53, dport=5353) / (b"x" * 30)),
@@ -53,7 +64,27 @@ TEMPLATES = [
     bytes(CookedLinux(proto=0x0800) / IP() / TCP(flags="FA")),
     bytes(IP(src="198.51.100.1", dst="10.0.0.9") / UDP(sport=123, dport=123) / (b"\x1b" * 48)),
     bytes(Ether(type=0x0806, **MACS) / (b"\x00" * 28)),
+    *(wrap(_INNER, kind) for kind in KINDS),
+    wrap(wrap(wrap(_INNER, "vxlan"), "erspan2"), "gre-key"),
+    nested(_INNER, 5),
+    bytes(Ether(**MACS) / PPPoE() / PPP(proto=0x0057) / IPv6() / UDP(dport=6000) / b"p"),
+    bytes(
+        Ether(**MACS)
+        / Dot1Q()
+        / Dot1Q()
+        / Dot1Q()
+        / Dot1Q()
+        / Dot1Q()
+        / Dot1Q()
+        / Dot1Q()
+        / Dot1Q()
+        / Dot1Q()
+        / IP()
+        / UDP()
+    ),
 ]
+# every UDP port probed for VXLAN and Geneve: the tunnel parsers see any UDP payload
+ALL_PORTS = np.full(65536, 3, dtype=np.uint8)
 LINKTYPES = [1, 1, 1, 113, 101, 228, 229, 12, 0, 108, 276, 9, 147]
 
 
@@ -74,8 +105,9 @@ def mutated_batches(draw: st.DrawFn) -> FrameBatch:
     return batch_of(out, ts, draw(st.sampled_from(LINKTYPES)), wirelens)
 
 
-def assert_same_columns(batch: FrameBatch) -> None:
-    c, py = decode_batch(batch), decode_batch_numpy(batch)
+def assert_same_columns(batch: FrameBatch, udp_ports: np.ndarray | None = None) -> None:
+    ports = {} if udp_ports is None else {"udp_ports": udp_ports}
+    c, py = decode_batch(batch, **ports), decode_batch_numpy(batch, **ports)
     for field in dataclasses.fields(c):
         if field.name == "batch":
             continue
@@ -91,9 +123,11 @@ def assert_same_columns(batch: FrameBatch) -> None:
 
 @needs_c
 @settings(max_examples=300, deadline=None)
-@given(mutated_batches())
-def test_decoder_and_grouping_twins_agree_on_mutated_frames(batch: FrameBatch) -> None:
-    assert_same_columns(batch)
+@given(mutated_batches(), st.booleans())
+def test_decoder_and_grouping_twins_agree_on_mutated_frames(
+    batch: FrameBatch, every_port: bool
+) -> None:
+    assert_same_columns(batch, ALL_PORTS if every_port else None)
 
 
 @needs_c
