@@ -109,3 +109,32 @@ def test_erspan_session_ids_come_from_the_erspan_header() -> None:
     assert [(s.kind, s.outer_src, s.outer_dst, s.session_id) for s in result.mirror_sessions] == [
         ("erspan2", "2.2.2.2", "1.1.1.1", 100)
     ]
+
+
+def test_evidence_holds_the_frames_as_received_and_tshark_sees_the_camera_inside(
+    tmp_path: Path,
+) -> None:
+    """Evidence keeps the tunnel headers (byte-identical to the input); Wireshark's
+    dissectors show the inner flow."""
+    from monitor.cli import main
+
+    path = require_shared(PCAPS / "zeek_tunnel_vxlan-encapsulated-http.pcap")
+    evidence = tmp_path / "evidence.pcap"
+    assert main(["replay", str(path), "--evidence", str(evidence), "--no-progress"]) == 1
+    fields = ["frame.protocols", "ip.dst"]
+    cmd = [require_tool("tshark"), "-n", "-r", str(evidence), "-T", "fields"]
+    rows = subprocess.run(
+        cmd + [a for f in fields for a in ("-e", f)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert len(rows) == 12
+    assert all(r.startswith("eth:ethertype:ip:udp:vxlan:eth:ethertype:ip:tcp") for r in rows)
+    assert any("54.86.237.188" in r.split("\t")[1] for r in rows)
+    original = subprocess.run(
+        [require_tool("tshark"), "-n", "-r", str(path), "-T", "fields", "-e", "frame.len"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    written = subprocess.run(
+        [require_tool("tshark"), "-n", "-r", str(evidence), "-T", "fields", "-e", "frame.len"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert written == original
