@@ -275,10 +275,10 @@ encapsulation(Bytes b, const IpHeader *h, int64_t fend, const unsigned char *udp
 enum {
     O_IP, O_VERSION, O_L3, O_ETHERTYPE, O_PROTO, O_SRC_KEY, O_DST_KEY, O_SPORT, O_DPORT,
     O_TCP_FLAGS, O_PAYLOAD_OFF, O_PAYLOAD_LEN, O_WIRELEN, O_FRAGMENT, O_TRUNCATED_IP,
-    O_L2, O_TUNNEL, O_TUNNEL_ID, O_OUTER_L3, O_ERROR, O_COUNT
+    O_L2, O_TUNNEL, O_TUNNEL_ID, O_OUTER_L3, O_OUTER_SRC, O_OUTER_DST, O_ERROR, O_COUNT
 };
 static const Py_ssize_t out_sizes[O_COUNT] = {1, 1, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1,
-                                              8, 1, 8, 8, 1};
+                                              8, 1, 8, 8, 8, 8, 1};
 static const Py_ssize_t in_sizes[3] = {8, 8, 8};
 
 PyDoc_STRVAR(decode_doc,
@@ -286,7 +286,7 @@ PyDoc_STRVAR(decode_doc,
 "Fill the DecodedBatch columns in ``out`` (a tuple in field order: ip, version, l3,\n"
 "ethertype, proto, src_key, dst_key, sport, dport, tcp_flags, payload_off,\n"
 "payload_len, wirelen, fragment, truncated_ip, l2, tunnel, tunnel_id, outer_l3,\n"
-"error) for every frame, decapsulating mirror tunnels. ``udp_ports`` has 65536 bytes:\n"
+"outer_src_key, outer_dst_key, error) for every frame, decapsulating mirror tunnels. ``udp_ports`` has 65536 bytes:\n"
 "bit 1 marks a VXLAN port, bit 2 a Geneve port.");
 
 static PyObject *
@@ -327,12 +327,14 @@ decode(PyObject *self, PyObject *args)
     int64_t *plen_o = ov[O_PAYLOAD_LEN].buf, *wire_o = ov[O_WIRELEN].buf;
     int64_t *l2_o = ov[O_L2].buf, *tid_o = ov[O_TUNNEL_ID].buf, *outer_o = ov[O_OUTER_L3].buf;
     unsigned char *tunnel_o = ov[O_TUNNEL].buf, *error_o = ov[O_ERROR].buf;
+    uint64_t *osrc_o = ov[O_OUTER_SRC].buf, *odst_o = ov[O_OUTER_DST].buf;
 
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t off = offset[i], cap = caplen[i], fend = off + cap, l3, etype;
         int ok, err = 0, tunnel = 0;
         int64_t l2 = linktype == 1 ? off : -1, tunnel_id = -1, outer_l3 = -1, start = off;
+        uint64_t outer_src = 0, outer_dst = 0;
         link_layer(b, linktype, off, cap, &l3, &etype, &ok, &err);
         IpHeader h = ip_layer(b, l3, etype, ok, fend);
         for (int depth = 1;; depth++) {
@@ -344,8 +346,10 @@ decode(PyObject *self, PyObject *args)
                 h.ip = 0;
                 break;
             }
-            if (depth == 1)
+            if (depth == 1) {
                 tunnel = e.kind, tunnel_id = e.id, outer_l3 = l3;
+                outer_src = h.src, outer_dst = h.dst;
+            }
             start = e.start;
             if (e.inner == INNER_ETHERNET) {
                 l2 = start;
@@ -390,6 +394,8 @@ decode(PyObject *self, PyObject *args)
         tunnel_o[i] = (unsigned char)tunnel;
         tid_o[i] = tunnel_id;
         outer_o[i] = outer_l3;
+        osrc_o[i] = outer_src;
+        odst_o[i] = outer_dst;
         error_o[i] = (unsigned char)err;
     }
     Py_END_ALLOW_THREADS

@@ -73,7 +73,9 @@ class DecodedBatch:
     ``wirelen`` is that frame's length on the wire. ``l2`` is the offset of the Ethernet
     header the IP packet came in (-1 when none), ``tunnel`` the outermost tunnel's kind
     (``tunnels.TUNNEL_KINDS``, 0 for none), ``tunnel_id`` its session id (-1 for none),
-    ``outer_l3`` the offset of its outer IP header, and ``error`` a decode error code
+    ``outer_l3`` the offset of its outer IP header, ``outer_src_key``/``outer_dst_key``
+    that header's addresses folded like ``src_key`` (0 without a tunnel), and ``error``
+    a decode error code
     (``DECODE_ERROR_LAYERS``: VLAN stack or tunnel nesting too deep).
     """
 
@@ -97,6 +99,8 @@ class DecodedBatch:
     tunnel: npt.NDArray[np.uint8]
     tunnel_id: I64
     outer_l3: I64
+    outer_src_key: U64
+    outer_dst_key: U64
     error: npt.NDArray[np.uint8]
 
 
@@ -187,7 +191,7 @@ def _ppp(arr: npt.NDArray[np.uint8], off: I64, caplen: I64) -> tuple[I64, I64, B
 _COLUMN_DTYPES = (
     np.bool_, np.uint8, np.int64, np.int64, np.int64, np.uint64, np.uint64, np.int64,
     np.int64, np.int64, np.int64, np.int64, np.int64, np.bool_, np.bool_, np.int64, np.uint8,
-    np.int64, np.int64, np.uint8,
+    np.int64, np.int64, np.uint64, np.uint64, np.uint8,
 )  # fmt: skip
 
 
@@ -220,6 +224,7 @@ def decode_batch_numpy(batch: FrameBatch, udp_ports: U8 = DEFAULT_UDP_PORTS) -> 
     tunnel = np.zeros(n, dtype=np.uint8)
     tunnel_id = np.full(n, -1, dtype=np.int64)
     outer_l3 = np.full(n, -1, dtype=np.int64)
+    outer_src, outer_dst = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint64)
     start = off.copy()
     rows = np.arange(n, dtype=np.int64)
     cur = h
@@ -235,6 +240,7 @@ def decode_batch_numpy(batch: FrameBatch, udp_ports: U8 = DEFAULT_UDP_PORTS) -> 
             break
         if depth == 1:
             tunnel[rows], tunnel_id[rows], outer_l3[rows] = e.kind[hit], e.id[hit], l3[rows]
+            outer_src[rows], outer_dst[rows] = h.src[rows], h.dst[rows]
         begin, inner, end = e.start[hit], e.inner[hit], frame_end[rows]
         start[rows] = begin
         new_l3, new_etype, new_ok = begin.copy(), inner.copy(), end - begin >= 1
@@ -272,7 +278,7 @@ def decode_batch_numpy(batch: FrameBatch, udp_ports: U8 = DEFAULT_UDP_PORTS) -> 
     return DecodedBatch(
         batch, ip, h.version, l3, etype, proto, h.src, h.dst, sport, dport, tcp_flags,
         payload_off, payload_len, wirelen, fragment, truncated_ip, l2, tunnel, tunnel_id,
-        outer_l3, error,
+        outer_l3, outer_src, outer_dst, error,
     )  # fmt: skip
 
 

@@ -2,7 +2,9 @@
 
 The outer tunnel is the transport between a switch and the sensor, not a device and not a
 finding; the report lists it under coverage so an auditor sees how the mirror arrived.
-Accounting is per batch: a batch from one session (the usual case) costs one comparison.
+Accounting is per batch on the decoder's columns: a batch from one session (the usual
+case) costs four vectorised comparisons. Sessions are told apart by the folded outer
+addresses (exact for IPv4, a 64-bit hash for IPv6).
 """
 
 from __future__ import annotations
@@ -17,37 +19,49 @@ from monitor.decode.frames import DecodedBatch
 from monitor.decode.tunnels import TUNNEL_KINDS
 from monitor.model import MirrorSession
 
-# key columns: kind, IP version, session id (8 bytes), outer addresses (v4: 8, v6: 32 bytes)
-_KEY_WIDTH = 2 + 8 + 32
+SessionKey = tuple[int, int, int, int]  # tunnel kind, session id, outer src/dst keys
 
 
 @dataclass(slots=True)
 class MirrorSessions:
-    """Mirror sessions seen so far, keyed by their raw outer header bytes."""
+    """Mirror sessions seen so far, keyed by tunnel kind, session id and outer addresses."""
 
-    sessions: dict[bytes, MirrorSession] = field(default_factory=dict)
+    sessions: dict[SessionKey, MirrorSession] = field(default_factory=dict)
 
     def add(self, d: DecodedBatch) -> None:
         """Count the tunnelled frames of ``d`` (call only when ``d.tunnel.any()``)."""
         rows = np.flatnonzero(d.tunnel)
-        keys = _keys(d, rows)
+        columns = (
+            d.tunnel[rows].astype(np.uint64),
+            d.tunnel_id[rows].astype(np.uint64),
+            d.outer_src_key[rows],
+            d.outer_dst_key[rows],
+        )
         batch = d.batch
         size = np.where(batch.wirelen[rows] > 0, batch.wirelen[rows], batch.caplen[rows])
         ts = batch.ts[rows]
-        if (keys == keys[0]).all():
-            self._count(keys[0].tobytes(), rows.size, int(size.sum()), ts)
+        if all((c == c[0]).all() for c in columns):  # the usual batch: one session
+            self._count(d, int(rows[0]), rows.size, int(size.sum()), ts)
             return
-        void = np.ascontiguousarray(keys).view(np.dtype((np.void, _KEY_WIDTH))).ravel()
-        _, group = np.unique(void, return_inverse=True)
-        for g in range(int(group.max()) + 1):
-            members = np.flatnonzero(group == g)
-            first = int(members[0])
-            self._count(keys[first].tobytes(), members.size, int(size[members].sum()), ts[members])
+        keys = np.stack(columns, axis=1)
+        _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        group = group.reshape(-1)
+        for g, at in enumerate(first.tolist()):
+            members = group == g
+            self._count(d, int(rows[at]), int(members.sum()), int(size[members].sum()), ts[members])
 
-    def _count(self, key: bytes, packets: int, size: int, ts: npt.NDArray[np.float64]) -> None:
+    def _count(
+        self, d: DecodedBatch, row: int, packets: int, size: int, ts: npt.NDArray[np.float64]
+    ) -> None:
+        key = (
+            int(d.tunnel[row]),
+            int(d.tunnel_id[row]),
+            int(d.outer_src_key[row]),
+            int(d.outer_dst_key[row]),
+        )
         session = self.sessions.get(key)
         if session is None:
-            session = self.sessions[key] = _session(key)
+            session = self.sessions[key] = _session(d, row)
         session.packets += packets
         session.bytes += size
         first, last = float(ts.min()), float(ts.max())
@@ -61,31 +75,17 @@ class MirrorSessions:
         return sorted(self.sessions.values(), key=lambda s: (-s.packets, s.kind, s.outer_src))
 
 
-def _keys(d: DecodedBatch, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
-    """One row of key bytes per tunnelled frame."""
-    arr = np.frombuffer(d.batch.data, dtype=np.uint8)
-    at = d.outer_l3[rows]
-    header = arr[np.clip(at[:, None] + np.arange(40), 0, arr.shape[0] - 1)]
-    version = header[:, 0] >> 4
-    keys = np.zeros((rows.size, _KEY_WIDTH), dtype=np.uint8)
-    keys[:, 0] = d.tunnel[rows]
-    keys[:, 1] = version
-    keys[:, 2:10] = d.tunnel_id[rows].astype(">i8").view(np.uint8).reshape(-1, 8)
-    v4 = version == 4
-    keys[v4, 10:18] = header[v4, 12:20]
-    keys[~v4, 10:42] = header[~v4, 8:40]
-    return keys
-
-
-def _session(key: bytes) -> MirrorSession:
-    kind, version = key[0], key[1]
-    session_id = int.from_bytes(key[2:10], "big", signed=True)
-    if version == 4:
-        src, dst = ipaddress.IPv4Address(key[10:14]), ipaddress.IPv4Address(key[14:18])
+def _session(d: DecodedBatch, row: int) -> MirrorSession:
+    """A new session, named from the outer IP header of frame ``row``."""
+    at = int(d.outer_l3[row])
+    header = bytes(d.batch.data[at : at + 40])
+    if header[0] >> 4 == 4:
+        src, dst = ipaddress.IPv4Address(header[12:16]), ipaddress.IPv4Address(header[16:20])
     else:
-        src, dst = ipaddress.IPv6Address(key[10:26]), ipaddress.IPv6Address(key[26:42])
+        src, dst = ipaddress.IPv6Address(header[8:24]), ipaddress.IPv6Address(header[24:40])
+    session_id = int(d.tunnel_id[row])
     return MirrorSession(
-        kind=TUNNEL_KINDS.get(kind, "unknown"),
+        kind=TUNNEL_KINDS.get(int(d.tunnel[row]), "unknown"),
         outer_src=str(src),
         outer_dst=str(dst),
         session_id=None if session_id < 0 else session_id,
