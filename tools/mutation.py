@@ -8,12 +8,15 @@ Usage (from the repository root, normally through ``make mutation``)::
     .venv/bin/python tools/mutation.py --survivors  # also print each survivor's diff
 
 What is mutated and which tests run is configured in ``[tool.mutmut]`` of pyproject.toml.
-Equivalent mutants (a change no test can notice, because behaviour does not change) are
-listed in tests/mutation/equivalent.toml; each entry names the module, the function, the
-line before and after the mutation, and why the two behave alike. Entries are matched on
-that text, not on mutmut's numeric suffix, which shifts when a function is edited. An
-entry that matches no mutant any more is reported as stale (and fails the run), so the
-list is re-reviewed whenever the code under it changes.
+Mutants no test can kill are listed in tests/mutation/equivalent.toml: "equivalent" ones
+(the change cannot alter behaviour) and "unreachable" ones (code that runs only at import,
+before mutmut switches a mutant on). Each entry names the module, the function, the line
+before and after the mutation, and why. Entries are matched on that text, not on mutmut's
+numeric suffix, which shifts when a function is edited. An entry that matches no mutant
+any more, or whose mutant is killed, fails the run, so the list is reviewed again whenever
+the code under it changes. Listed mutants are left out of N in ``mutation: K/N killed``.
+
+mutmut's own progress output goes to mutants/mutmut-run.log.
 
 mutmut runs in this process (it forks a worker per mutant from it), so nothing from
 ``monitor`` may be imported here before mutmut has put mutants/ first on sys.path.
@@ -57,6 +60,7 @@ class Equivalent:
     before: str
     after: str
     reason: str
+    kind: str = "equivalent"  # or "unreachable"
 
     def matches(self, m: Mutant) -> bool:
         return (
@@ -81,7 +85,9 @@ def load_equivalents(path: Path = EQUIVALENT) -> list[Equivalent]:
         missing = [k for k in ("module", "function", "before", "after", "reason") if k not in entry]
         if missing or not str(entry.get("reason", "")).strip():
             raise SystemExit(f"{path}: entry {i + 1}: missing {', '.join(missing) or 'reason'}")
-        out.append(Equivalent(**{k: str(entry[k]) for k in Equivalent.__slots__}))
+        if entry.get("kind", "equivalent") not in ("equivalent", "unreachable"):
+            raise SystemExit(f"{path}: entry {i + 1}: kind must be equivalent or unreachable")
+        out.append(Equivalent(**{k: str(entry[k]) for k in Equivalent.__slots__ if k in entry}))
     return out
 
 
@@ -117,15 +123,37 @@ def collect_mutants() -> list[Mutant]:
     return out
 
 
-def run_mutmut(children: int) -> None:
-    """``mutmut run`` in this process (its workers fork from here)."""
+def run_mutmut(children: int, log: Path) -> None:
+    """``mutmut run`` in this process (its workers fork from here), its output to ``log``."""
     from mutmut.__main__ import cli
 
-    try:
-        cli.main(["run", "--max-children", str(children)], standalone_mode=False)
-    except SystemExit as exc:  # mutmut exits on a failing clean run
-        if exc.code not in (0, None):
-            raise
+    log.parent.mkdir(exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    failed: BaseException | None = None
+    with open(log, "wb") as fh:
+        os.dup2(fh.fileno(), 1)
+        os.dup2(fh.fileno(), 2)
+        try:
+            cli.main(["run", "--max-children", str(children)], standalone_mode=False)
+        except SystemExit as exc:  # mutmut exits when the clean or forced-fail run fails
+            if exc.code not in (0, None):
+                failed = exc
+        except Exception as exc:
+            failed = exc
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+    if failed is not None:
+        text = log.read_text(encoding="utf-8", errors="replace").replace("\r", "\n")
+        tail = [ln for ln in text.splitlines() if ln.strip()][-40:]
+        print("\n".join(tail), file=sys.stderr)
+        raise SystemExit(f"mutmut failed ({failed!r}); full log: {log}")
 
 
 def _quiet_scapy() -> None:
@@ -160,8 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.reuse:
         shutil.rmtree(REPO / "mutants", ignore_errors=True)
     _quiet_scapy()
+    log = REPO / "mutants" / "mutmut-run.log"
+    print(f"mutmut run --max-children {args.children} (progress: {log.relative_to(REPO)})")
     started = time.monotonic()
-    run_mutmut(args.children)
+    run_mutmut(args.children, log)
     elapsed = time.monotonic() - started
     mutants = collect_mutants()
     return report(mutants, equivalents, elapsed, args.fail_under, args.survivors)
@@ -174,51 +204,60 @@ def report(
     fail_under: float,
     show_diffs: bool,
 ) -> int:
+    """Print survivors, problems with the list, the per-module table and the closing line."""
     used: Counter[int] = Counter()
-    per_module: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # killed, total, equiv
+    per_module: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # killed, total, listed
+    excluded: Counter[str] = Counter()
     survivors: list[Mutant] = []
+    wrongly_listed: list[Mutant] = []
     for m in mutants:
         row = per_module[m.module]
         hit = next((i for i, e in enumerate(equivalents) if e.matches(m)), None)
-        if hit is not None and m.status not in DETECTED:
-            used[hit] += 1
-            row[2] += 1
-            continue
         if hit is not None:
-            used[hit] += 1  # listed, yet killed: the entry is wrong; reported below
+            used[hit] += 1
+            if m.status not in DETECTED:
+                row[2] += 1
+                excluded[equivalents[hit].kind] += 1
+                continue
+            wrongly_listed.append(m)
         row[1] += 1
         if m.status in DETECTED:
             row[0] += 1
         else:
             survivors.append(m)
-    print()
-    print(f"mutmut finished in {elapsed / 60:.1f} min")
+    print(f"mutmut finished in {elapsed / 60:.1f} min: {len(mutants)} mutants")
     for m in survivors:
         print(f"not killed ({m.status}): {m.name}  [{m.function}]")
         if show_diffs:
             print(m.diff)
     problems = 0
-    killed_listed = [
-        m for m in mutants if m.status in DETECTED and any(e.matches(m) for e in equivalents)
-    ]
-    for m in killed_listed:
+    for m in wrongly_listed:
         problems += 1
-        print(f"listed as equivalent but killed: {m.name} ({m.function}): fix the entry")
+        print(f"listed in {EQUIVALENT.name} but killed: {m.name} [{m.function}]: fix the entry")
     for i, e in enumerate(equivalents):
         if not used[i]:
             problems += 1
-            print(f"stale equivalent entry (matches no mutant): {e.module} {e.function}: {e.after}")
+            print(f"stale entry in {EQUIVALENT.name} (matches no mutant): {e.module} {e.function}:")
+            print(f"    {e.after}")
     print()
-    print(f"{'module':36} {'killed':>7} {'total':>6} {'equiv':>6} {'score':>7}")
+    print(f"{'module':28} {'killed':>6} {'total':>6} {'listed':>6} {'score':>7}")
     killed = total = 0
     for module in sorted(per_module):
         k, n, eq = per_module[module]
         killed, total = killed + k, total + n
         score = 100.0 * k / n if n else 100.0
-        print(f"{module:36} {k:7d} {n:6d} {eq:6d} {score:6.1f}%")
+        print(f"{module:28} {k:6d} {n:6d} {eq:6d} {score:6.1f}%")
     overall = 100.0 * killed / total if total else 100.0
-    print(f"{'all':36} {killed:7d} {total:6d} {sum(r[2] for r in per_module.values()):6d} "
-          f"{overall:6.1f}%")  # fmt: skip
+    listed = sum(r[2] for r in per_module.values())
+    print(f"{'all':28} {killed:6d} {total:6d} {listed:6d} {overall:6.1f}%")
+    print(
+        f"listed (left out of N): {excluded['equivalent']} equivalent, "
+        f"{excluded['unreachable']} unreachable; {len(survivors)} not killed"
+    )
+    if problems:
+        print(f"{problems} problem(s) with {EQUIVALENT.relative_to(REPO)}: see above")
+    if overall < fail_under:
+        print(f"score {overall:.1f}% is below --fail-under {fail_under:g}%")
     print(f"mutation: {killed}/{total} killed")
     return 0 if overall >= fail_under and not problems else 1
 
