@@ -130,6 +130,7 @@ class CaptureLoop:
         self._next_housekeeping = 0.0
         self._next_reopen = 0.0
         self._down_since: float | None = None
+        self._warned_tunnel = False
         c = pipeline.counters
         c.capture_packets[self.iface] += 0  # the series exist from the first scrape on
         c.capture_dropped[(self.iface, "kernel")] += 0
@@ -251,9 +252,25 @@ class CaptureLoop:
         if self.last_rx is None or now - self.last_rx >= HOUSEKEEPING_SECONDS:
             self.pipeline.tick(now)  # idle link: wall-clock time moves the flows on
         self.hooks.publish(self.snapshot(), self.status(), False)
+        if self.names_capture is not None and not self._warned_tunnel:
+            self._warn_tunnel_with_workers()
         # Live keeps no per-flow history: findings went out through on_finding already.
         self.pipeline.findings.clear()
         self.pipeline.flagged.clear()
+
+    def _warn_tunnel_with_workers(self) -> None:
+        """Several workers share a remote mirror badly: say so once (docs/live.md)."""
+        kinds = sorted({s.kind for s in self.pipeline.mirror.sessions.values()})
+        if kinds:
+            self._warned_tunnel = True
+            log.warning(
+                "the mirror on %s arrives inside a tunnel (%s): with --workers the kernel's "
+                "fanout hash and the DNS side capture see only the outer headers, so flows "
+                "may be split between workers and names missed; run --workers 1 "
+                "(docs/live.md, 'Receiving a remote mirror')",
+                self.iface,
+                ", ".join(kinds),
+            )
 
     def _poll_stats(self) -> None:
         stats = self.capture.stats()

@@ -44,12 +44,15 @@ def _address_the_sensor(seg: Segment) -> None:
     run(seg.sensor_cmd("ip", "addr", "add", f"{SENSOR}/24", "dev", seg.sen_if))
 
 
-def test_vxlan_mirror_matches_the_plain_replay_and_the_host_stays_silent(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["vxlan", "erspan2"])
+def test_remote_mirror_matches_the_plain_replay_and_the_host_stays_silent(
+    tmp_path: Path, kind: str
+) -> None:
     need("ip", "tcpreplay", "nft")
     plain = tmp_path / "samples.pcap"
     frames = sequential_capture(SAMPLES, plain)
-    tunnelled = tmp_path / "samples-vxlan.pcap"
-    assert wrap_file(str(plain), str(tunnelled), "vxlan", session=5001) == frames
+    tunnelled = tmp_path / f"samples-{kind}.pcap"
+    assert wrap_file(str(plain), str(tunnelled), kind, session=501) == frames
     expected = replay_counters(plain, POLICY)
     with segment() as seg:  # control: without the rule the host answers the tunnel
         _address_the_sensor(seg)
@@ -75,5 +78,26 @@ def test_vxlan_mirror_matches_the_plain_replay_and_the_host_stays_silent(tmp_pat
             _assert_same(scraped, expected, frames)
             assert sensor.stop() == 0, sensor.log()
             assert seg.sensor_tx_packets() == silent_from, "the sensor's host transmitted"
+        finally:
+            sensor.kill()
+
+
+def test_several_workers_on_a_remote_mirror_warn(tmp_path: Path) -> None:
+    """The kernel's fanout hash sees only the outer header of a UDP tunnel: the sensor
+    says so instead of quietly splitting flows between workers (docs/live.md)."""
+    need("ip", "tcpreplay")
+    plain = tmp_path / "samples.pcap"
+    sequential_capture(SAMPLES[:1], plain)
+    tunnelled = tmp_path / "samples-vxlan.pcap"
+    wrap_file(str(plain), str(tunnelled), "vxlan")
+    with segment() as seg:
+        _address_the_sensor(seg)
+        sensor = Sensor(seg, tmp_path, ("--config", str(POLICY), "--workers", "2"))
+        try:
+            sensor.start()
+            seg.replay(tunnelled)
+            wait_until(lambda: "arrives inside a tunnel (vxlan)" in sensor.log(), 20, "warning")
+            assert sensor.stop() == 0, sensor.log()
+            assert sensor.log().count("arrives inside a tunnel") <= 2  # once per worker
         finally:
             sensor.kill()
