@@ -174,7 +174,7 @@ class Finding:
 
     kind: FindingKind
     device: str
-    peer: str
+    peer: str | None
     peer_port: int | None
     proto: str
     peer_name: str | None
@@ -187,10 +187,19 @@ class Finding:
     bytes: int
     evidence: str
     flow_uid: str = ""
+    flows: int = 1
+    peers: int | None = None  # summary findings: distinct peers folded in
+    ports: int | None = None  # summary findings: distinct peer ports folded in
+    sample_peers: list[str] | None = None  # summary findings: the first few peers
+
+    @property
+    def is_summary(self) -> bool:
+        """True for the finding that stands for the peers beyond the per-device bound."""
+        return self.peers is not None
 
     def to_json(self) -> dict[str, object]:
-        """The contract's JSON object for this finding."""
-        return {
+        """The contract's JSON object for this finding (summary fields on summaries)."""
+        out: dict[str, object] = {
             "kind": self.kind.value,
             "device": self.device,
             "peer": self.peer,
@@ -206,7 +215,13 @@ class Finding:
             "bytes": self.bytes,
             "evidence": self.evidence,
             "flow_uid": self.flow_uid,
+            "flows": self.flows,
         }
+        if self.is_summary:
+            out["peers"] = self.peers
+            out["ports"] = self.ports
+            out["sample_peers"] = list(self.sample_peers or ())
+        return out
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ import numpy as np
 from monitor.classify.catalog import VendorCatalog
 from monitor.classify.devices import DeviceBook
 from monitor.classify.evidence import make_finding, make_record
+from monitor.classify.findings import MAX_FINDINGS, FindingBook
 from monitor.classify.fingerprint import Fingerprinter
 from monitor.classify.inspector import SLOW_PATH_PORTS, Inspector
 from monitor.classify.names import NameCache
@@ -55,6 +56,7 @@ class PipelineSettings:
     keep_records: bool = True
     keep_names: bool = False
     fingerprint: bool = True  # discovery, DHCP and banner facts about devices (benchmarks: off)
+    max_findings: int = MAX_FINDINGS  # per device and kind; further peers fold into a summary
 
 
 class Pipeline:
@@ -90,7 +92,7 @@ class Pipeline:
         self.mirror = MirrorSessions()
         self.on_finding = on_finding
         self.records: list[FlowRecord] = []
-        self.findings: list[Finding] = []
+        self.findings = FindingBook(self.settings.max_findings)
         self.flagged: list[tuple[int, float, float]] = []
         self.snapshots: list[Snapshot] = []
         self.packets = 0
@@ -308,7 +310,7 @@ class Pipeline:
         catalog = self.classifier.catalog
         for kind, (name, endpoint) in zip(flow.finding_kinds, flow.finding_details, strict=True):
             ep = catalog.endpoint(endpoint) if endpoint else None
-            self.findings.append(make_finding(flow, FindingKind(kind), name, ep))
+            self.findings.add(make_finding(flow, FindingKind(kind), name, ep))
         if flow.finding_kinds:
             self.flagged.append((flow.key, flow.first_ts, flow.last_ts))
 

@@ -62,7 +62,9 @@ def run_replay(
         bytes=pipe.bytes,
         flow_count=pipe.flow_count,
         devices=sorted(pipe.devices.devices.values(), key=lambda d: _ip_sort_key(d.ip)),
-        findings=sorted(pipe.findings, key=lambda f: (f.first_ts, f.kind.value, f.device)),
+        findings=sorted(
+            pipe.findings.findings(), key=lambda f: (f.first_ts, f.kind.value, f.device)
+        ),
         flows=sorted(pipe.records, key=lambda r: (r.first_ts, r.uid)),
         snapshots=list(pipe.snapshots),
         names=list(pipe.inspector.name_log),

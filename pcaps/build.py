@@ -55,7 +55,10 @@ HEADER = """\
 # (compare timestamps with an absolute tolerance of 1e-6 s).
 #
 # Rules these expectations encode:
-# - One finding per flagged flow; the most specific kind wins: a flow attributed to a
+# - Findings aggregate: one per (device, kind, peer, peer_port, proto), with `flows` (how
+#   many flows it covers), summed packets/bytes, the earliest first_ts and latest last_ts,
+#   answered if any flow was; peer_name is the earliest flow's. The most specific kind
+#   wins for each flow: a flow attributed to a
 #   vendor is vendor_cloud (not also egress); DNS/DoT to a resolver outside the closed
 #   networks or not in services.dns is external_resolver (not also egress). A DNS query for
 #   a catalogued vendor name is a vendor_lookup finding on the DNS flow.
@@ -97,24 +100,32 @@ def write(name: str, frames: list[Frame], directory: Path) -> None:
 
 
 def expectation(cap: Capture, frames: list[Frame]) -> dict[str, object]:
-    findings = []
+    findings: dict[tuple[object, ...], dict[str, object]] = {}
     for flow, fields in sorted(cap.findings, key=lambda item: item[0].first_ts):
-        findings.append(
-            {
+        key = tuple(fields[k] for k in ("device", "kind", "peer", "peer_port", "proto"))
+        have = findings.get(key)
+        if have is None:  # the earliest flow of the key names it
+            findings[key] = {
                 **fields,
+                "flows": 1,
                 "packets": flow.packets,
                 "bytes": flow.bytes,
                 "first_ts": round(flow.first_ts, 6),
                 "last_ts": round(flow.last_ts, 6),
             }
-        )
+            continue
+        have["flows"] = int(have["flows"]) + 1  # type: ignore[call-overload]
+        have["packets"] = int(have["packets"]) + flow.packets  # type: ignore[call-overload]
+        have["bytes"] = int(have["bytes"]) + flow.bytes  # type: ignore[call-overload]
+        have["answered"] = bool(have["answered"]) or bool(fields["answered"])
+        have["last_ts"] = max(float(have["last_ts"]), round(flow.last_ts, 6))  # type: ignore[arg-type]
     out: dict[str, object] = {
         "packets": len(frames),
         "bytes": sum(len(f.data) for f in frames),
         "first_ts": frames[0].ts_us / 1e6,
         "last_ts": frames[-1].ts_us / 1e6,
         "verdict": "findings" if findings else "clean",
-        "findings": findings,
+        "findings": list(findings.values()),
     }
     if cap.devices:
         out["devices"] = [{"ip": ip, **facts} for ip, facts in cap.devices.items()]

@@ -16,6 +16,13 @@ def _human_bytes(n: int) -> str:
     return f"{n} B"
 
 
+def evidence_tail(answered: bool, flows: int, packets: int, size: int) -> str:
+    """The end of a finding's evidence: whether answered, and how much traffic."""
+    said = "answered" if answered else "no answer (attempt)"
+    counted = f"{packets} packets, {_human_bytes(size)}"
+    return f"{said}; {counted}" if flows == 1 else f"{said}; {flows} flows, {counted}"
+
+
 def make_finding(
     flow: FlowState, kind: FindingKind, name: str | None, endpoint: Endpoint | None
 ) -> Finding:
@@ -45,8 +52,7 @@ def make_finding(
         parts.extend(flow.reasons)
         if flow.peer_name and kind == FindingKind.EGRESS:
             parts.append(f"peer name {flow.peer_name}")
-    parts.append("answered" if answered else "no answer (attempt)")
-    parts.append(f"{flow.packets} packets, {_human_bytes(flow.bytes)}")
+    parts.append(evidence_tail(answered, 1, flow.packets, flow.bytes))
     return Finding(
         kind=kind,
         device=flow.device,

@@ -51,7 +51,7 @@ def finding_key(f: Finding) -> tuple[object, ...]:
         f.first_ts,
         ip_key(f.device),
         _KIND_RANK.get(f.kind, 99),
-        ip_key(f.peer),
+        ip_key(f.peer or ""),
         f.peer_port or 0,
     )
 
@@ -201,8 +201,18 @@ def bytes_text(n: int) -> str:
 
 
 def port_text(f: Finding) -> str:
-    """``443/tcp``, or just ``icmp`` when there is no port."""
+    """``443/tcp``, or just ``icmp`` when there is no port (``812 ports`` for a summary)."""
+    if f.is_summary:
+        return f"{plural(f.ports or 0, 'port')} ({f.proto})"
     return f.proto if f.peer_port is None else f"{f.peer_port}/{f.proto}"
+
+
+def peer_text(f: Finding) -> str:
+    """The peer's address; for a summary finding how many peers, with a few of them."""
+    if not f.is_summary:
+        return f.peer or "-"
+    samples = ", ".join(f.sample_peers or ())
+    return f"{plural(f.peers or 0, 'peer')}" + (f", e.g. {samples}" if samples else "")
 
 
 def clean_text(value: object) -> str:

@@ -27,6 +27,7 @@ from monitor.report._common import (
     input_problems,
     iso_utc,
     mirror_rows,
+    peer_text,
     port_text,
     sorted_devices,
 )
@@ -249,7 +250,7 @@ def _findings(result: AuditResult) -> str:
 
 def _finding_row(f: Finding) -> list[str]:
     return [
-        h(f.peer),
+        h(peer_text(f)),
         h(port_text(f)),
         h(f.peer_name),
         h(f.vendor),

@@ -27,6 +27,7 @@ from monitor.report._common import (
     input_problems,
     iso_utc,
     mirror_rows,
+    peer_text,
     port_text,
     sorted_devices,
 )
@@ -190,7 +191,7 @@ def _findings(result: AuditResult) -> str:
 
 def _finding_row(f: Finding) -> list[str]:
     return [
-        md(f.peer),
+        md(peer_text(f)),
         md(port_text(f)),
         md(f.peer_name),
         md(f.vendor),

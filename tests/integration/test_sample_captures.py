@@ -29,6 +29,7 @@ FINDING_FIELDS = (
     "peer_name",
     "vendor",
     "answered",
+    "flows",
     "packets",
     "bytes",
 )

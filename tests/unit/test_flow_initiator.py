@@ -93,7 +93,7 @@ def test_a_capture_starting_at_the_outside_syn_ack_is_egress_from_the_camera(
     camera, outside = ADDRESS_PAIRS[version]
     exchange = [("s", "SA", b""), ("c", "A", b""), ("c", "PA", b"upload"), ("s", "A", b"")]
     pipe = _replay(_frames(version, camera, outside, exchange, (50049, 50001)))
-    (finding,) = pipe.findings
+    (finding,) = pipe.findings.findings()
     assert finding.kind == FindingKind.EGRESS
     assert (finding.device, finding.peer, finding.peer_port) == (camera, outside, 50001)
     assert finding.answered

@@ -1,0 +1,155 @@
+"""Findings aggregate by (device, kind, peer, peer_port, proto) and stay bounded per device.
+
+The rule (CONTRACT.md §3, README "Findings"): flows with one key are one finding that
+counts them; per device and kind, keys beyond the bound fold into one summary finding.
+Whatever folds where, the packets, bytes and flows per device and kind must equal the
+sums over the flows (the oracle below does not aggregate).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.make_flood import flood
+from monitor.classify.catalog import load_catalog
+from monitor.classify.evidence import evidence_tail
+from monitor.classify.findings import FindingBook
+from monitor.config import default_policy
+from monitor.model import AuditResult, Finding, FindingKind
+from monitor.pipeline import Pipeline
+from monitor.report.json_report import report_dict
+from tests.framebuild import batch_of
+
+CAM = "10.20.1.11"
+
+
+def finding(
+    peer: str = "198.51.100.7",
+    port: int = 443,
+    *,
+    device: str = CAM,
+    kind: FindingKind = FindingKind.EGRESS,
+    first: float = 100.0,
+    packets: int = 3,
+    size: int = 180,
+    answered: bool = False,
+    name: str | None = None,
+    uid: str = "F1",
+) -> Finding:
+    tail = evidence_tail(answered, 1, packets, size)
+    return Finding(
+        kind=kind, device=device, peer=peer, peer_port=port, proto="tcp", peer_name=name,
+        vendor=None, endpoint=None, answered=answered, first_ts=first, last_ts=first + 1,
+        packets=packets, bytes=size, evidence=f"{device} -> {peer}:{port}/tcp; {tail}",
+        flow_uid=uid,
+    )  # fmt: skip
+
+
+def test_flows_with_one_key_are_one_finding_that_counts_them() -> None:
+    book = FindingBook()
+    book.add(finding(first=200.0, packets=2, size=100, name="later.example", uid="F2"))
+    book.add(finding(first=100.0, packets=3, size=180, answered=True, uid="F1"))
+    (f,) = book.findings()
+    assert (f.flows, f.packets, f.bytes) == (2, 5, 280)
+    assert (f.first_ts, f.last_ts, f.answered) == (100.0, 201.0, True)
+    assert f.flow_uid == "F1"  # the earliest flow names it
+    assert f.evidence.endswith("answered; 2 flows, 5 packets, 280 B")
+    assert f.to_json()["flows"] == 2 and "peers" not in f.to_json()
+
+
+def test_another_port_or_kind_is_another_finding() -> None:
+    book = FindingBook()
+    book.add(finding(port=443))
+    book.add(finding(port=8443))
+    book.add(finding(port=443, kind=FindingKind.VENDOR_CLOUD))
+    assert len(book.findings()) == 3
+
+
+def test_keys_beyond_the_bound_fold_into_one_summary_per_device_and_kind() -> None:
+    book = FindingBook(max_findings=3)
+    for i in range(10):
+        book.add(finding(peer=f"198.51.100.{i}", port=1000 + i % 4, first=float(i)))
+    book.add(finding(peer="198.51.100.1", device="10.20.1.12"))  # another device: its own
+    found = book.findings()
+    own = [f for f in found if not f.is_summary]
+    (summary,) = [f for f in found if f.is_summary]
+    assert len(own) == 4
+    assert (summary.peer, summary.peer_port, summary.device) == (None, None, CAM)
+    assert (summary.peers, summary.ports, summary.flows) == (7, 4, 7)
+    assert summary.sample_peers == [f"198.51.100.{i}" for i in range(3, 8)]
+    assert summary.first_ts == 3.0 and summary.last_ts == 10.0
+    assert summary.evidence.startswith(f"{CAM}: scan of 7 outside addresses on 4 ports")
+    doc = summary.to_json()
+    assert doc["peer"] is None and doc["peers"] == 7 and doc["ports"] == 4
+    assert doc["sample_peers"] == summary.sample_peers
+
+
+def test_a_known_key_still_merges_after_the_bound_is_reached() -> None:
+    book = FindingBook(max_findings=1)
+    book.add(finding(peer="198.51.100.1"))
+    book.add(finding(peer="198.51.100.2"))
+    book.add(finding(peer="198.51.100.1"))
+    own, summary = sorted(book.findings(), key=lambda f: f.is_summary)
+    assert (own.flows, summary.flows) == (2, 1)
+
+
+findings_stream = st.lists(
+    st.tuples(
+        st.sampled_from(["10.20.1.1", "10.20.1.2", "10.20.1.3"]),
+        st.sampled_from(list(FindingKind)[:3]),
+        st.integers(0, 40),  # peer
+        st.integers(1, 5),  # port
+        st.integers(1, 50),  # packets
+        st.integers(60, 5000),  # bytes
+        st.floats(0, 1000, allow_nan=False),
+    ),
+    max_size=300,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(findings_stream, st.integers(1, 20))
+def test_per_device_and_kind_totals_equal_the_unaggregated_sums(stream, bound) -> None:  # type: ignore[no-untyped-def]
+    book = FindingBook(max_findings=bound)
+    want: Counter[tuple[str, str, str]] = Counter()
+    for device, kind, peer, port, packets, size, first in stream:
+        f = finding(f"198.51.100.{peer}", port, device=device, kind=kind, first=first,
+                    packets=packets, size=size)  # fmt: skip
+        book.add(f)
+        for what, n in (("packets", packets), ("bytes", size), ("flows", 1)):
+            want[(device, kind.value, what)] += n
+    got: Counter[tuple[str, str, str]] = Counter()
+    per_device_kind: Counter[tuple[str, str]] = Counter()
+    for f in book.findings():
+        per_device_kind[(f.device, f.kind.value)] += 1
+        for what in ("packets", "bytes", "flows"):
+            got[(f.device, f.kind.value, what)] += getattr(f, what)
+    assert got == want
+    assert all(n <= bound + 1 for n in per_device_kind.values())
+
+
+def test_a_scan_of_50k_flows_is_a_bounded_report_with_the_flows_totals() -> None:
+    """16 cameras each SYN-scan outside addresses on varying ports (bench/make_flood.py)."""
+    frames = flood(50_000, 0x0A140001 + np.arange(16, dtype=np.uint64), np.random.default_rng(3))
+    ts = 1.7e9 + np.arange(frames.shape[0]) * 1e-4
+    pipe = Pipeline(default_policy(), load_catalog())
+    for start in range(0, frames.shape[0], 4096):
+        chunk = frames[start : start + 4096]
+        pipe.process(batch_of([row.tobytes() for row in chunk], list(ts[start : start + 4096])))
+    pipe.finish()
+    found = pipe.findings.findings()
+    per_device_kind = Counter((f.device, f.kind) for f in found)
+    assert max(per_device_kind.values()) == 256 + 1  # a random port can be a vendor's
+    assert len(found) <= 16 * len(FindingKind) * (256 + 1)
+    assert sum(f.flows for f in found) == pipe.flow_count == 50_000
+    assert sum(f.packets for f in found) == 50_000
+    assert sum(f.bytes for f in found) == 50_000 * 60
+    summaries = [f for f in found if f.is_summary]
+    assert len(summaries) == 16 and all(f.kind == FindingKind.EGRESS for f in summaries)
+    result = AuditResult("s", [], pipe.packets, pipe.bytes, pipe.flow_count, [], found, [])
+    assert len(json.dumps(report_dict(result))) < 5_000_000
