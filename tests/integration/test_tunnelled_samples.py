@@ -29,6 +29,7 @@ SITE = str(ROOT / "pcaps" / "site.yaml")
 ETHERNET_KINDS = ("gre", "erspan1", "erspan2", "erspan3", "vxlan", "geneve")
 IP_KINDS = ("gre-ip", "ipip")
 SCAPY_NAME = {"gre": "gre-eth"}
+MAC = "02:00:00:00:00:01"  # explicit: scapy would otherwise resolve it on the host's network
 
 
 @functools.cache
@@ -108,8 +109,18 @@ def test_the_fast_wrapper_decodes_like_the_scapy_built_tunnel(kind: str) -> None
     from monitor.decode.frames import decode_batch
 
     frames = [
-        bytes(Ether() / IP(src="10.20.1.11", dst="198.51.100.7") / TCP(dport=443) / (b"x" * 9)),
-        bytes(Ether() / Dot1Q(vlan=5) / IP(src="10.20.1.12", dst="10.20.0.2") / TCP(dport=554)),
+        bytes(
+            Ether(src=MAC, dst=MAC)
+            / IP(src="10.20.1.11", dst="198.51.100.7")
+            / TCP(dport=443)
+            / (b"x" * 9)
+        ),
+        bytes(
+            Ether(src=MAC, dst=MAC)
+            / Dot1Q(vlan=5)
+            / IP(src="10.20.1.12", dst="10.20.0.2")
+            / TCP(dport=554)
+        ),
     ]
     ours = decode_batch(batch_of([wrap_frame(f, kind, 3, session=7) or b"" for f in frames]))
     scapy_kind = SCAPY_NAME.get(kind, kind)

@@ -30,7 +30,12 @@ def build(spec: tuple[str, str, int, int, str, bytes]) -> bytes:
         if proto == "tcp"
         else UDP(sport=sport, dport=dport)
     )
-    return bytes(Ether() / IP(src=src, dst=dst) / l4 / payload)
+    return bytes(
+        Ether(src="00:11:22:33:44:55", dst="66:77:88:99:aa:bb")
+        / IP(src=src, dst=dst)
+        / l4
+        / payload
+    )
 
 
 @settings(max_examples=60, deadline=None)

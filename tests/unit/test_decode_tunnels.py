@@ -143,7 +143,11 @@ def test_what_is_not_a_mirror_tunnel_stays_as_it_is(decoder) -> None:  # type: i
         # GRE version 1 (PPTP) is a VPN, not a mirror: the GRE flow itself is the traffic
         bytes(outer / GRE(version=1, proto=0x880B) / (b"\x00" * 40)),
         # a non-first fragment of a tunnel packet has no tunnel header to read
-        bytes(Ether() / IP(src="10.99.0.1", dst="10.99.0.2", proto=47, frag=10) / (b"\0" * 40)),
+        bytes(
+            Ether(**OUTER_MACS)
+            / IP(src="10.99.0.1", dst="10.99.0.2", proto=47, frag=10)
+            / (b"\0" * 40)
+        ),
     ]
     d = decode(frames, decoder)
     assert d.tunnel.tolist() == [0, 0, 0]

@@ -21,6 +21,8 @@ from monitor.model import FindingKind
 from monitor.pipeline import Pipeline
 from tests.framebuild import batch_of
 
+# explicit MACs: without them scapy would resolve them on the host's network
+MAC_A, MAC_B = "44:19:b6:00:00:01", "00:11:22:33:44:55"
 ADDRESS_PAIRS = {
     "v4": ("10.20.1.49", "198.51.100.49"),
     "v6": ("fd00:20::49", "2001:db8:100::49"),
@@ -50,7 +52,7 @@ def _frames(version: str, client: str, server: str, exchange, ports):  # type: i
             (client, server, cport, sport) if who == "c" else (server, client, sport, cport)
         )
         l4 = UDP(sport=sp, dport=dp) if flags == "" else TCP(sport=sp, dport=dp, flags=flags)
-        out.append(Ether() / ip(src=src, dst=dst) / l4 / payload)
+        out.append(Ether(src=MAC_A, dst=MAC_B) / ip(src=src, dst=dst) / l4 / payload)
     return out
 
 
