@@ -156,23 +156,6 @@ def run_mutmut(children: int, log: Path) -> None:
         raise SystemExit(f"mutmut failed ({failed!r}); full log: {log}")
 
 
-def _quiet_scapy() -> None:
-    """Stop scapy from sending IPv6 neighbour solicitations while tests build frames.
-
-    ``bytes(Ether() / IPv6(...))`` without a destination MAC asks the network and waits
-    one second for an answer that never comes, then uses the broadcast address. Failing
-    the lookup at once gives the same bytes without the wait (a test would otherwise take
-    seconds per mutant). Only the test frames are affected; monitor never uses scapy.
-    """
-    try:
-        from scapy.config import conf
-        from scapy.layers.inet6 import IPv6
-        from scapy.layers.l2 import Ether
-    except ImportError:
-        return
-    conf.neighbor.register_l3(Ether, IPv6, lambda l2, l3: None)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reuse", action="store_true", help="keep mutants/ and cached results")
@@ -187,7 +170,6 @@ def main(argv: list[str] | None = None) -> int:
     equivalents = load_equivalents()
     if not args.reuse:
         shutil.rmtree(REPO / "mutants", ignore_errors=True)
-    _quiet_scapy()
     log = REPO / "mutants" / "mutmut-run.log"
     print(f"mutmut run --max-children {args.children} (progress: {log.relative_to(REPO)})")
     started = time.monotonic()
