@@ -18,6 +18,7 @@ import monitor.flow.grouping as grouping
 from monitor.decode.frames import decode_batch
 from monitor.flow.key import address_text, flow_keys, is_v4_key
 from tests.framebuild import batch_of
+from tests.requirements import unmet
 
 E = Ether(src="44:19:b6:00:00:01", dst="00:11:22:33:44:55")
 CAM, OUT, NVR = "10.20.1.11", "198.51.100.7", "10.20.0.2"
@@ -68,8 +69,9 @@ def test_the_sender_is_low_when_its_address_then_port_sorts_first(decoded) -> No
     assert bool(low[14])
 
 
-@pytest.mark.skipif(grouping._groups is None, reason="the C grouping is not built")
 def test_the_numpy_keys_are_the_c_keys(decoded) -> None:  # type: ignore[no-untyped-def]
+    if grouping._groups is None:
+        unmet("the C grouping is not built")
     keys, low = flow_keys(decoded)
     groups = grouping.group_batch(decoded)
     ip = np.flatnonzero(decoded.ip)
