@@ -33,6 +33,7 @@ class Counters:
     decode_errors: _Tally[str] = field(default_factory=_Tally)  # layer
     flow_table_entries: int = 0
     flow_table_evictions: int = 0
+    devices_overflow: int = 0  # hosts beyond the device limit, counted under "other"
     last_packet_ts: float | None = None
 
     def snapshot(self, ts: float | None = None) -> Snapshot:

@@ -104,6 +104,13 @@ DECODE_ERRORS = MetricSpec(
     ("site", "layer"),
 )
 
+DEVICES_OVERFLOW = MetricSpec(
+    "cctv_devices_overflow_total",
+    "counter",
+    'Closed-network hosts beyond the device limit, counted together as device="other".',
+    ("site",),
+)
+
 CONTRACT_METRICS: tuple[MetricSpec, ...] = (
     PACKETS,
     BYTES,
@@ -142,5 +149,5 @@ CONFIG_RELOAD_TIME = MetricSpec(
 
 SENSOR_METRICS: tuple[MetricSpec, ...] = (BUILD_INFO, CONFIG_RELOAD_OK, CONFIG_RELOAD_TIME)
 # What a replay can know (written by --metrics-out); the live sensor adds SENSOR_METRICS.
-REPLAY_METRICS: tuple[MetricSpec, ...] = (*CONTRACT_METRICS, DECODE_ERRORS)
+REPLAY_METRICS: tuple[MetricSpec, ...] = (*CONTRACT_METRICS, DECODE_ERRORS, DEVICES_OVERFLOW)
 ALL_METRICS: tuple[MetricSpec, ...] = (*REPLAY_METRICS, *SENSOR_METRICS)

@@ -345,6 +345,7 @@ class AuditResult:
     names: list[tuple[str, str, str]] = field(default_factory=list)  # (source, name, detail)
     mirror_sessions: list[MirrorSession] = field(default_factory=list)
     decode_errors: dict[str, int] = field(default_factory=dict)  # layer -> frames
+    devices_overflow: int = 0  # hosts beyond the device limit, counted as device "other"
     readable: bool = True  # False when not a single input could be opened as a capture
 
     @property

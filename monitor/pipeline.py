@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from monitor.classify.catalog import VendorCatalog
-from monitor.classify.devices import DeviceBook
+from monitor.classify.devices import OTHER_LABEL, DeviceBook
 from monitor.classify.evidence import make_finding, make_record
-from monitor.classify.findings import MAX_FINDINGS, FindingBook
+from monitor.classify.findings import FindingBook
 from monitor.classify.fingerprint import Fingerprinter
 from monitor.classify.inspector import SLOW_PATH_PORTS, Inspector
 from monitor.classify.names import NameCache
@@ -56,7 +56,6 @@ class PipelineSettings:
     keep_records: bool = True
     keep_names: bool = False
     fingerprint: bool = True  # discovery, DHCP and banner facts about devices (benchmarks: off)
-    max_findings: int = MAX_FINDINGS  # per device and kind; further peers fold into a summary
 
 
 class Pipeline:
@@ -83,7 +82,7 @@ class Pipeline:
             self.inspector.on_discovery = self.prints.on_discovery
             self.inspector.on_dhcp = self.prints.on_dhcp
         self.classifier = Classifier(policy, catalog, self.names)
-        self.devices = DeviceBook(policy, catalog)
+        self.devices = DeviceBook(policy, catalog, max_devices=policy.limits.devices)
         self.table = FlowTable(self.settings.flows)
         self.counters = Counters()
         self.udp_ports = udp_port_table(
@@ -92,7 +91,7 @@ class Pipeline:
         self.mirror = MirrorSessions()
         self.on_finding = on_finding
         self.records: list[FlowRecord] = []
-        self.findings = FindingBook(self.settings.max_findings)
+        self.findings = FindingBook(policy.limits.findings_per_device)
         self.flagged: list[tuple[int, float, float]] = []
         self.snapshots: list[Snapshot] = []
         self.packets = 0
@@ -284,6 +283,7 @@ class Pipeline:
         c = self.counters
         c.flow_table_entries = len(self.table.flows)
         c.flow_table_evictions = self.table.evictions
+        c.devices_overflow = self.devices.overflow.count()
         c.last_packet_ts = self.now
         self.refresh_devices()
         c.devices.clear()
@@ -310,7 +310,10 @@ class Pipeline:
         catalog = self.classifier.catalog
         for kind, (name, endpoint) in zip(flow.finding_kinds, flow.finding_details, strict=True):
             ep = catalog.endpoint(endpoint) if endpoint else None
-            self.findings.add(make_finding(flow, FindingKind(kind), name, ep))
+            finding = make_finding(flow, FindingKind(kind), name, ep)
+            if flow.device_label == OTHER_LABEL:  # beyond the device limit: one device
+                finding.device = OTHER_LABEL
+            self.findings.add(finding)
         if flow.finding_kinds:
             self.flagged.append((flow.key, flow.first_ts, flow.last_ts))
 

@@ -70,6 +70,7 @@ def run_replay(
         names=list(pipe.inspector.name_log),
         mirror_sessions=pipe.mirror.summary(),
         decode_errors=dict(pipe.counters.decode_errors),
+        devices_overflow=pipe.devices.overflow.count(),
         readable=source.any_readable,
     )
     return ReplayRun(result, pipe, linktypes)

@@ -42,6 +42,7 @@ def iter_samples(snapshot: Snapshot, *, site: str | None = None) -> Iterator[Sam
     if c.last_packet_ts is not None:
         yield m.LAST_PACKET, (("site", site_value),), float(c.last_packet_ts)
     yield from _keyed(m.DECODE_ERRORS, site_value, c.decode_errors)
+    yield m.DEVICES_OVERFLOW, (("site", site_value),), float(c.devices_overflow)
 
 
 def _keyed(spec: m.MetricSpec, site: str, values: Mapping[Any, float]) -> Iterator[Sample]:

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 
 from monitor.classify import device_rules as rules
 from monitor.classify.catalog import VendorCatalog
+from monitor.classify.distinct import DistinctCount
 from monitor.classify.fingerprint import Fingerprinter
 from monitor.classify.networks import never_outside
 from monitor.config import DeviceEntry, Policy
 from monitor.model import DeviceFact, DeviceSummary, FactConflict
 
 OUTSIDE_LABEL = "outside"
+OTHER_LABEL = "other"  # closed-network hosts beyond the device limit, counted together
+MAX_DEVICES = 1024  # hosts tracked on their own besides the inventory
 UNKNOWN = "unknown"
 RESOLVED = ("vendor", "model", "firmware", "serial", "role", "hostname")
 INVENTORY_FACTS = ("vendor", "model", "firmware", "serial", "role", "mac")
@@ -35,11 +38,17 @@ class DeviceBook:
 
     Label values are bounded: a device is named by its inventory name, else by its IP,
     which lies in the closed networks; anything else is the single label ``outside``.
+    Hosts outside the inventory are tracked one by one up to ``max_devices`` (first seen,
+    first kept); the ones after that are counted together as the device ``other``
+    (``overflow`` counts them), so a spoofed flood cannot grow the book or the labels.
     """
 
     policy: Policy
     catalog: VendorCatalog
+    max_devices: int = MAX_DEVICES
     devices: dict[str, DeviceSummary] = field(default_factory=dict)
+    overflow: DistinctCount = field(default_factory=DistinctCount)
+    _tracked: int = 0  # devices outside the inventory with a summary of their own
     _labels: dict[str, tuple[str, str]] = field(default_factory=dict)
     _mac_done: set[str] = field(default_factory=set)
     _label_vendor: dict[str, str] = field(default_factory=dict)  # inventory, else first OUI
@@ -47,10 +56,16 @@ class DeviceBook:
     _shared_macs: frozenset[str] = frozenset()
 
     def get(self, ip: str) -> DeviceSummary:
-        """The summary for ``ip``, created (from the inventory when listed) on first use."""
+        """The summary for ``ip``, created (from the inventory when listed) on first use;
+        the shared ``other`` summary for a host beyond the device limit."""
         dev = self.devices.get(ip)
         if dev is None:
             entry = self.policy.device_for(ip)
+            if entry is None:
+                if self._tracked >= self.max_devices:
+                    self.overflow.add(ip)
+                    return self._other()
+                self._tracked += 1
             dev = DeviceSummary(ip=ip)
             if entry is not None:
                 dev.name = entry.name
@@ -63,9 +78,19 @@ class DeviceBook:
             self.devices[ip] = dev
         return dev
 
+    def _other(self) -> DeviceSummary:
+        other = self.devices.get(OTHER_LABEL)
+        if other is None:
+            other = self.devices[OTHER_LABEL] = DeviceSummary(ip=OTHER_LABEL, name=OTHER_LABEL)
+        return other
+
+    def is_other(self, ip: str) -> bool:
+        """Whether ``ip`` is counted under ``other`` (beyond the device limit)."""
+        return ip not in self.devices and self.labels(ip)[0] == OTHER_LABEL
+
     def learn_mac(self, ip: str, mac: str) -> None:
         """Remember the MAC a closed-network host sends from (first one wins)."""
-        if ip in self._mac_done:
+        if ip in self._mac_done or self.is_other(ip):
             return
         self._mac_done.add(ip)
         if not self.policy.is_closed(ip):
@@ -91,6 +116,8 @@ class DeviceBook:
         if not self.policy.is_closed(ip):
             return OUTSIDE_LABEL, UNKNOWN
         dev = self.get(ip)
+        if dev.ip == OTHER_LABEL:  # not cached: the overflow must not grow the cache
+            return OTHER_LABEL, UNKNOWN
         entry = self.policy.device_for(ip)
         vendor = (entry.vendor if entry is not None else None) or self._label_vendor.get(ip)
         labels = (dev.name or ip, vendor or UNKNOWN)
@@ -104,6 +131,8 @@ class DeviceBook:
             if entry.ip is not None:
                 self.get(entry.ip)
         for dev in self.devices.values():
+            if dev.ip == OTHER_LABEL:
+                continue  # stands for many hosts: cctv_devices_overflow_total counts them
             key = (dev.vendor or UNKNOWN, dev.role or UNKNOWN)
             counts[key] = counts.get(key, 0) + 1
         return counts

@@ -16,6 +16,7 @@ from monitor.config.policy import (
     SERVICE_KINDS,
     AllowRule,
     DeviceEntry,
+    Limits,
     MirrorPorts,
     Network,
     Policy,
@@ -32,8 +33,15 @@ _PORTS_RE = re.compile(r"(\d+)(?:\s*-\s*(\d+))?\Z")
 _MAC_RE = re.compile(r"[0-9a-f]{2}([:-]?)(?:[0-9a-f]{2}\1){4}[0-9a-f]{2}\Z|[0-9a-f]{12}\Z")
 _NULL, _INT = "tag:yaml.org,2002:null", "tag:yaml.org,2002:int"
 _TOP_KEYS = dict(
-    site=True, closed_networks=True, devices=False, services=False, allow=False, mirror=False
+    site=True,
+    closed_networks=True,
+    devices=False,
+    services=False,
+    allow=False,
+    mirror=False,
+    limits=False,
 )
+_LIMIT_KEYS = {"devices": False, "findings_per_device": False}
 _MIRROR_KEYS = {"vxlan_ports": False, "geneve_ports": False}
 _TEXT_FIELDS = ("mac", "name", "vendor", "model", "role", "firmware", "serial")
 _DEVICE_KEYS = dict.fromkeys(("ip", "cidr", *_TEXT_FIELDS), False)
@@ -139,11 +147,26 @@ class _Checker:
         services = self.services(top["services"], nets) if "services" in top else Services()
         allow = self.allow_rules(top["allow"]) if "allow" in top else ()
         mirror = self.mirror(top["mirror"]) if "mirror" in top else MirrorPorts()
+        limits = self.limits(top["limits"]) if "limits" in top else Limits()
         if self.errors or site is None:
             errors = sorted(self.errors, key=lambda e: e[0])
             raise ConfigError("\n".join(f"{self.source}:{ln}: {msg}" for ln, msg in errors))
         warnings = tuple(self.warnings)
-        return Policy(site, tuple(nets), devices, services, allow, self.source, warnings, mirror)
+        return Policy(
+            site, tuple(nets), devices, services, allow, self.source, warnings, mirror, limits
+        )
+
+    def limits(self, node: Node) -> Limits:
+        """Bounds on tracked devices and findings per device (whole numbers from 1)."""
+        m = self.mapping(node, "limits", _LIMIT_KEYS, "limits") or {}
+        values: dict[str, int] = {}
+        for key, vnode in m.items():
+            text = vnode.value if isinstance(vnode, yaml.ScalarNode) else ""
+            if vnode.tag != _INT or not text.isdigit() or int(text) < 1:
+                self.err(vnode, f"limits.{key}", f"{_kind(vnode)} is not a whole number from 1")
+            else:
+                values[key] = int(text)
+        return Limits(**values)
 
     def mirror(self, node: Node) -> MirrorPorts:
         """Extra UDP ports of VXLAN and Geneve mirror tunnels."""

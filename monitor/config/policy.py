@@ -75,6 +75,14 @@ class MirrorPorts:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds that keep a flood from growing reports and label sets without end."""
+
+    devices: int = 1024  # hosts outside the inventory tracked one by one; then "other"
+    findings_per_device: int = 256  # findings per device and kind; then one summary
+
+
+@dataclass(frozen=True, slots=True)
 class AllowRule:
     """An allowance: ``src`` may reach ``dst`` on ``ports`` (empty: any) over ``proto``."""
 
@@ -145,6 +153,7 @@ class Policy:
     source: str | None = None
     warnings: tuple[str, ...] = ()
     mirror: MirrorPorts = field(default_factory=MirrorPorts)
+    limits: Limits = field(default_factory=Limits)
     _ix: _Index = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -222,6 +231,10 @@ def describe_policy(policy: Policy) -> str:
     for r in p.allow:
         ports = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in r.ports) or "any port"
         out.append(f"  {fmt_net(r.src)} -> {fmt_net(r.dst)}  proto {r.proto}  {ports}")
+    out.append(
+        f"\nlimits: {p.limits.devices:,} devices besides the inventory, then 'other'; "
+        f"{p.limits.findings_per_device:,} findings per device and kind, then a summary"
+    )
     out.append("\nmirror tunnels decapsulated: GRE, ERSPAN I/II/III, IP-in-IP, VXLAN, Geneve")
     vxlan = ", ".join(map(str, sorted({4789, *p.mirror.vxlan})))
     geneve = ", ".join(map(str, sorted({6081, *p.mirror.geneve})))

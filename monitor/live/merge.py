@@ -44,6 +44,7 @@ def merge_snapshots(snapshots: Sequence[Snapshot], site: str) -> Snapshot:
                 out.device_last_seen[device] = seen
         out.flow_table_entries += c.flow_table_entries
         out.flow_table_evictions += c.flow_table_evictions
+        out.devices_overflow += c.devices_overflow  # a host can overflow on two workers
         out.last_packet_ts = _newest(out.last_packet_ts, c.last_packet_ts)
         ts = _newest(ts, snap.ts)
     return Snapshot(site=site, ts=ts, counters=out)

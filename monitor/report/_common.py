@@ -135,6 +135,11 @@ def caveats(result: AuditResult) -> list[str]:
         )
     if result.packets == 0:
         notes.append("No packets were read: a clean verdict here proves nothing.")
+    if result.devices_overflow:
+        notes.append(
+            f"{plural(result.devices_overflow, 'further host')} beyond the device limit "
+            "are counted together as the device 'other' (limits.devices in the policy)."
+        )
     undecodable = {k: v for k, v in result.decode_errors.items() if k in DECODE_GAPS and v}
     for layer, count in sorted(undecodable.items()):
         notes.append(

@@ -49,6 +49,7 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
         "coverage": {
             "mirror_sessions": [m.to_json() for m in result.mirror_sessions],
             "decode_errors": {k: int(v) for k, v in sorted(result.decode_errors.items())},
+            "devices_overflow": int(result.devices_overflow),
         },
     }
 

@@ -124,6 +124,9 @@ def test_coverage_names_the_mirror_sessions_and_the_frames_not_read() -> None:
             }
         ],
         "decode_errors": {"ip": 2, "tunnel": 3},  # by layer name
+        "devices_overflow": 0,
     }
     assert list(coverage["decode_errors"]) == ["ip", "tunnel"]
+    result.devices_overflow = 7
+    assert report_dict(result)["coverage"]["devices_overflow"] == 7
     assert all(type(v) is int for v in coverage["decode_errors"].values())
