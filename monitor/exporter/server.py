@@ -31,6 +31,7 @@ from monitor.model import ConfigError
 
 log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = 10.0
+SHUTDOWN_POLL_SECONDS = 0.1  # how soon shutdown() is noticed (a stop waits for it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +185,12 @@ def serve_metrics(
     server = cls((host, port), _Handler)
     server.registry, server.web, server.landing = registry, web, landing
     server.tls_context = tls_context
-    thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+        name="metrics-http",
+        daemon=True,
+    )
     thread.start()
     scheme = "https" if tls_context is not None else "http"
     log.info("metrics on %s://%s/metrics", scheme, listen)

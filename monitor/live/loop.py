@@ -5,6 +5,14 @@ packet arrives: about once a second the loop reads libpcap's drop counters, chec
 interface, ticks the pipeline with the wall clock when the link has been idle (so idle
 flows still settle and expire), and publishes a snapshot through its hooks. A failed
 handle (interface down, error) is closed and reopened every second until it works.
+
+Under a flood every frame may start a flow, and a batch costs Python time per flow. The
+loop therefore decides by the (monotonic) clock, not by a count of batches, when to stop
+reading and give signals and housekeeping their turn: after WAKE_SECONDS of reading,
+whatever the backlog. Batches shrink while they take longer than BATCH_SECONDS. A single
+pipeline call can still take long (flows settling or ending by the hundred thousand):
+its owner calls :meth:`CaptureLoop.keep_alive` from the finding callback, which publishes
+a snapshot when the last one is PUBLISH_SECONDS old.
 """
 
 from __future__ import annotations
@@ -18,7 +26,13 @@ from typing import Protocol
 
 import numpy as np
 
-from monitor.capture.live import DropCounter, LiveCapture, interface_state, wait_readable
+from monitor.capture.live import (
+    BATCH_MAX,
+    DropCounter,
+    LiveCapture,
+    interface_state,
+    wait_readable,
+)
 from monitor.capture.writer import RotatingPcapWriter
 from monitor.counters import Snapshot
 from monitor.live.health import CaptureStatus
@@ -30,6 +44,10 @@ log = logging.getLogger(__name__)
 HOUSEKEEPING_SECONDS = 1.0
 REOPEN_SECONDS = 1.0
 BATCHES_PER_WAKE = 64  # then housekeeping and signals get a turn, even under full load
+WAKE_SECONDS = 0.25  # ... or after this long reading, whichever comes first
+BATCH_SECONDS = 0.1  # batches shrink (down to MIN_BATCH frames) while they take longer
+MIN_BATCH = 256
+PUBLISH_SECONDS = 0.5  # keep_alive publishes when the last snapshot is this old
 # The kernel hands packets over in small blocks: at moderate rates every wake-up would
 # bring a handful of frames, and per-batch costs would dominate. After a wake-up that
 # brought fewer than COALESCE_BELOW frames, let them gather for COALESCE_SECONDS.
@@ -111,6 +129,7 @@ class CaptureLoop:
         interface_drops: bool = True,
         clock: Callable[[], float] = time.time,
         link_state: Callable[[str], str] = interface_state,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.pipeline = pipeline
         self.capture = capture
@@ -121,6 +140,7 @@ class CaptureLoop:
         self.interface_drops = interface_drops
         self.clock = clock
         self.link_state = link_state
+        self.monotonic = monotonic
         self.iface = capture.options.interface
         self.stopping = False
         self.drops = DropCounter()
@@ -131,6 +151,9 @@ class CaptureLoop:
         self._next_reopen = 0.0
         self._down_since: float | None = None
         self._warned_tunnel = False
+        self.batch_frames = BATCH_MAX  # frames asked of one read; shrinks under a flood
+        self._published_at = -float("inf")  # monotonic
+        self._publishing = False
         c = pipeline.counters
         c.capture_packets[self.iface] += 0  # the series exist from the first scrape on
         c.capture_dropped[(self.iface, "kernel")] += 0
@@ -172,14 +195,14 @@ class CaptureLoop:
     def run(self) -> None:
         """Capture until stopped, then end every flow and publish the final snapshot."""
         self.start()
-        self.hooks.publish(self.snapshot(), self.status(), False)
+        self._publish(False)
         while not self.stopping:
             self.step()
         self.finish()
 
     def step(self) -> None:
         """One wait for packets (at most until the next housekeeping), and what follows."""
-        timeout = max(0.0, self._next_housekeeping - time.monotonic())
+        timeout = max(0.0, self._next_housekeeping - self.monotonic())
         fds = [fd for fd in (self.wake_fd,) if fd is not None]
         capture_fd = self.capture.fileno() if self.capture.is_open else None
         names = self.names_capture
@@ -199,21 +222,24 @@ class CaptureLoop:
             if 0 < frames < COALESCE_BELOW and not self.stopping:
                 time.sleep(COALESCE_SECONDS)
         self.hooks.poll(self)
-        if time.monotonic() >= self._next_housekeeping:
+        if self.monotonic() >= self._next_housekeeping:
             self.housekeeping()
 
     def _read_frames(self) -> int:
-        """Process what is waiting (up to BATCHES_PER_WAKE batches); how many frames."""
+        """Process what is waiting, up to BATCHES_PER_WAKE batches or WAKE_SECONDS of
+        work, whichever ends first; how many frames."""
         frames = 0
+        started = self.monotonic()
         for _ in range(BATCHES_PER_WAKE):
             try:
-                batch = self.capture.read()
+                batch = self.capture.read(self.batch_frames)
             except CaptureError as exc:
                 self._lost(str(exc))
                 break
             if batch is None:
                 break
             frames += len(batch)
+            before = self.monotonic()
             if self.names_capture is not None and self.names_capture.is_open:
                 self._read_names()  # answers first: they may name a flow of this batch
             self.last_rx = self.clock()
@@ -225,7 +251,39 @@ class CaptureLoop:
                 mask = self.pipeline.flagged_frames()
                 if mask is not None:
                     self.evidence.write(batch, mask)
+            after = self.monotonic()
+            self._size_batches(len(batch), after - before)
+            if after - started >= WAKE_SECONDS or self.stopping:
+                break
         return frames
+
+    def _size_batches(self, frames: int, took: float) -> None:
+        """Shrink the next reads while a batch takes longer than BATCH_SECONDS (a flood:
+        Python work per flow); grow them back, up to BATCH_MAX, once batches are quick."""
+        if took > BATCH_SECONDS:
+            fitting = int(frames * BATCH_SECONDS / took)
+            self.batch_frames = max(MIN_BATCH, min(self.batch_frames, fitting))
+        elif took < BATCH_SECONDS / 2 and frames >= self.batch_frames:
+            self.batch_frames = min(BATCH_MAX, self.batch_frames * 2)
+
+    def keep_alive(self) -> None:
+        """Publish a snapshot if the last one is PUBLISH_SECONDS old.
+
+        For the owner's finding callback, which the pipeline calls from inside its work:
+        a flood's flows can settle or end by the hundred thousand in one call, and the
+        scrapes must not see counters that old meanwhile. Only publishes; signals and
+        housekeeping wait until the pipeline call returns.
+        """
+        if not self._publishing and self.monotonic() >= self._published_at + PUBLISH_SECONDS:
+            self._publish(False)
+
+    def _publish(self, final: bool) -> None:
+        self._publishing = True
+        try:
+            self._published_at = self.monotonic()
+            self.hooks.publish(self.snapshot(), self.status(), final)
+        finally:
+            self._publishing = False
 
     def _read_names(self) -> None:
         assert self.names_capture is not None
@@ -242,16 +300,18 @@ class CaptureLoop:
 
     def housekeeping(self) -> None:
         """Once a second: drops, interface state, reopen, idle tick, publish."""
-        self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
         now = self.clock()
         self._poll_stats()
         if self.capture.is_open and self.link_state(self.iface) != "up":
             self._lost("interface is down")
-        if not self.capture.is_open and time.monotonic() >= self._next_reopen:
+        if not self.capture.is_open and self.monotonic() >= self._next_reopen:
             self._reopen(now)
         if self.last_rx is None or now - self.last_rx >= HOUSEKEEPING_SECONDS:
             self.pipeline.tick(now)  # idle link: wall-clock time moves the flows on
-        self.hooks.publish(self.snapshot(), self.status(), False)
+        self._publish(False)
+        # The next one a second after this one ended: a tick that settled a flood's flows
+        # may have taken a while, and the publication just made is fresh.
+        self._next_housekeeping = self.monotonic() + HOUSEKEEPING_SECONDS
         if self.names_capture is not None and not self._warned_tunnel:
             self._warn_tunnel_with_workers()
         # Live keeps no per-flow history: findings went out through on_finding already.
@@ -288,11 +348,11 @@ class CaptureLoop:
         if self.names_capture is not None:
             self.names_capture.close()
         self._down_since = self.clock()
-        self._next_reopen = time.monotonic() + REOPEN_SECONDS
+        self._next_reopen = self.monotonic() + REOPEN_SECONDS
         log.warning("capture on %s lost (%s); reopening every second", self.iface, reason)
 
     def _reopen(self, now: float) -> None:
-        self._next_reopen = time.monotonic() + REOPEN_SECONDS
+        self._next_reopen = self.monotonic() + REOPEN_SECONDS
         if self.link_state(self.iface) != "up":
             return
         try:
@@ -323,7 +383,7 @@ class CaptureLoop:
             self.names_capture.close()
         if self.evidence is not None:
             self.evidence.close()
-        self.hooks.publish(self.snapshot(), self.status(), True)
+        self._publish(True)
 
 
 def _drain_pipe(fd: int) -> None:

@@ -1,4 +1,5 @@
-"""The live capture loop on an in-memory capture: findings, evidence, drops, reopen, idle ticks."""
+"""The live capture loop on an in-memory capture: findings, evidence, drops, reopen, idle ticks,
+and its turns for signals, housekeeping and publication under a flood (an injected clock)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bench.make_flood import flood
 from monitor.capture.live import CaptureOptions, DropCounter, compose_filter, interface_state
 from monitor.capture.offline import OfflineSource
 from monitor.classify.catalog import load_catalog
@@ -18,11 +20,13 @@ from monitor.config import load_policy
 from monitor.counters import Snapshot
 from monitor.decode.frames import decode_batch
 from monitor.flow.key import address_text
+from monitor.live import loop as loop_module
 from monitor.live.health import CaptureStatus
 from monitor.live.loop import CaptureLoop, EvidenceOptions, EvidenceSink
 from monitor.live.reload import apply_policy
 from monitor.model import CaptureError, Finding, FrameBatch
 from monitor.pipeline import Pipeline, PipelineSettings
+from tests.framebuild import batch_of
 
 PCAPS = Path(__file__).resolve().parents[2] / "pcaps"
 POLICY = load_policy(PCAPS / "site.yaml")
@@ -38,6 +42,7 @@ class FakeCapture:
         self.opens = 0
         self.fail_next = False
         self.counters = (0, 0, 0)
+        self.asked: list[int] = []  # max_n of every read
         self._r, self._w = os.pipe()
         os.write(self._w, b"x")  # always readable: read() says when there is nothing
 
@@ -48,6 +53,7 @@ class FakeCapture:
         return self._r
 
     def read(self, max_n: int = 4096) -> FrameBatch | None:
+        self.asked.append(max_n)
         if self.fail_next:
             self.fail_next = False
             raise CaptureError("The interface went down")
@@ -61,14 +67,30 @@ class FakeCapture:
 
 
 class Hooks:
-    def __init__(self) -> None:
+    def __init__(self, clock: Any = None) -> None:
         self.published: list[tuple[Snapshot, CaptureStatus, bool]] = []
+        self.clock = clock
+        self.polled_at: list[float] = []
+        self.published_at: list[float] = []
 
     def poll(self, loop: CaptureLoop) -> None:
-        pass
+        if self.clock is not None:
+            self.polled_at.append(self.clock())
 
     def publish(self, snapshot: Snapshot, status: CaptureStatus, final: bool) -> None:
         self.published.append((snapshot, status, final))
+        if self.clock is not None:
+            self.published_at.append(self.clock())
+
+
+class Monotonic:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def shifted(name: str, to: float) -> list[FrameBatch]:
@@ -85,7 +107,7 @@ def make_loop(
     pipe = Pipeline(
         POLICY, load_catalog(), PipelineSettings(keep_records=False), "fake0", found.append
     )
-    cap, hooks = FakeCapture(batches), Hooks()
+    cap, hooks = FakeCapture(batches), Hooks(kw.get("monotonic"))
     state = kw.pop("state", {"fake0": "up"})
     loop = CaptureLoop(pipe, cap, hooks, link_state=lambda i: state.get(i, "missing"), **kw)  # type: ignore[arg-type]
     return loop, cap, hooks, found
@@ -200,3 +222,77 @@ def test_capture_helpers(tmp_path: Path) -> None:
     assert drops.update((15, 2, 4)) == (5, 0, 3)
     assert drops.update((3, 1, 0)) == (3, 1, 0)  # counters reset under us: count from zero
     assert np.all(shifted("egress.pcap", 0.0)[0].wirelen == 0)
+
+
+def flood_batches(n: int, start: float, seconds: float, size: int = 4096) -> list[FrameBatch]:
+    """``n`` SYNs from 65,536 spoofed sources (bench/make_flood.py), each a new flow."""
+    frames = flood(n, 0x0A140000 + np.arange(65536, dtype=np.uint64), np.random.default_rng(7))
+    ts = start + np.arange(n) * (seconds / n)
+    return [
+        batch_of([r.tobytes() for r in frames[i : i + size]], list(ts[i : i + size]))
+        for i in range(0, n, size)
+    ]
+
+
+def test_a_backlog_yields_to_signals_and_housekeeping_by_the_clock() -> None:
+    """Every batch takes 0.15 s: reading stops after WAKE_SECONDS, however many batches
+    wait, so polls (signals) and publications keep coming; batches shrink meanwhile."""
+    mono = Monotonic()
+    batches = shifted("egress.pcap", 2_000_000_000.0) * 20
+    loop, cap, hooks, _ = make_loop(batches, monotonic=mono)
+    process = loop.pipeline.process
+
+    def slow(batch: FrameBatch) -> None:
+        process(batch)
+        mono.now += 0.15
+
+    loop.pipeline.process = slow  # type: ignore[method-assign]
+    loop.start()
+    while cap.batches:
+        loop.step()
+    budget = loop_module.WAKE_SECONDS + 0.15
+    gaps = np.diff(hooks.polled_at)
+    assert len(hooks.polled_at) >= 20 * 0.15 / budget and gaps.max() <= budget
+    published = np.diff(hooks.published_at)
+    assert published.max() <= loop_module.HOUSEKEEPING_SECONDS + budget
+    assert min(cap.asked) < 4096 and min(cap.asked) >= loop_module.MIN_BATCH
+
+
+def test_batches_grow_back_once_they_are_quick() -> None:
+    loop, _, _, _ = make_loop([])
+    loop._size_batches(4096, 0.4)
+    assert loop.batch_frames == 1024
+    loop._size_batches(1024, 1.0)
+    assert loop.batch_frames == loop_module.MIN_BATCH
+    for _ in range(6):
+        loop._size_batches(loop.batch_frames, 0.01)
+    assert loop.batch_frames == 4096
+
+
+def test_keep_alive_publishes_through_a_long_settle_burst() -> None:
+    """A flood's flows settle all at once in one idle tick; the finding callback keeps the
+    published snapshot at most PUBLISH_SECONDS old meanwhile."""
+    mono = Monotonic()
+    clock = [1_900_000_000.0]
+    batches = flood_batches(6000, clock[0], 0.3)
+    loop, cap, hooks, found = make_loop(batches, monotonic=mono, clock=lambda: clock[0])
+
+    def on_finding(f: Finding) -> None:
+        found.append(f)
+        mono.now += 0.001  # a millisecond of work per flow settled
+        loop.keep_alive()
+
+    loop.pipeline.on_finding = on_finding
+    loop.start()
+    while cap.batches:
+        loop.step()
+    assert not found, "the flood's SYNs wait for their verdict"
+    clock[0] += 5  # the link goes quiet: the idle tick settles every flow
+    mono.now += 1
+    before = len(hooks.published_at)
+    loop.housekeeping()
+    assert len(found) == 6000
+    during = hooks.published_at[before:]
+    assert len(during) >= 6000 * 0.001 / loop_module.PUBLISH_SECONDS
+    assert np.diff(during).max() <= loop_module.PUBLISH_SECONDS + 0.002
+    assert hooks.published[-1][0].counters.findings  # the last one counts them
