@@ -59,7 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=300.0,
         metavar="SECONDS",
-        help="one alert line per device, kind and peer per window (default 300)",
+        help="one alert line per finding key (device, kind, peer, port, proto) per window "
+        "(default 300)",
+    )
+    live.add_argument(
+        "--alerts-rate",
+        type=float,
+        default=20.0,
+        metavar="LINES",
+        help="at most this many alert lines per second, bursts of 10 s worth; the rest "
+        "is counted in held_back lines (default 20; 0: no limit)",
     )
     live.add_argument("--evidence-dir", metavar="DIR", help="rotating pcaps of flagged flows")
     live.add_argument("--evidence-max-mib", type=int, default=1024, metavar="MIB")

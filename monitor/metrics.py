@@ -147,7 +147,29 @@ CONFIG_RELOAD_TIME = MetricSpec(
     ("site",),
 )
 
-SENSOR_METRICS: tuple[MetricSpec, ...] = (BUILD_INFO, CONFIG_RELOAD_OK, CONFIG_RELOAD_TIME)
+ALERTS_SUPPRESSED = MetricSpec(
+    "cctv_alerts_suppressed_total",
+    "counter",
+    "Findings that got no alert-log line of their own when raised, by reason: throttle (a "
+    "repeat inside --throttle), fold (beyond the keys kept per device and kind: in a summary "
+    "line), rate (over --alerts-rate: in a held_back line).",
+    ("site", "reason"),
+)
+SNAPSHOT_TIME = MetricSpec(
+    "cctv_snapshot_timestamp_seconds",
+    "gauge",
+    "Wall-clock time the capture loop took the counters this scrape shows (with --workers, "
+    "the oldest worker's); time() minus it is their age.",
+    ("site",),
+)
+
+SENSOR_METRICS: tuple[MetricSpec, ...] = (
+    BUILD_INFO,
+    CONFIG_RELOAD_OK,
+    CONFIG_RELOAD_TIME,
+    ALERTS_SUPPRESSED,
+    SNAPSHOT_TIME,
+)
 # What a replay can know (written by --metrics-out); the live sensor adds SENSOR_METRICS.
 REPLAY_METRICS: tuple[MetricSpec, ...] = (*CONTRACT_METRICS, DECODE_ERRORS, DEVICES_OVERFLOW)
 ALL_METRICS: tuple[MetricSpec, ...] = (*REPLAY_METRICS, *SENSOR_METRICS)

@@ -31,6 +31,8 @@ def build_config(args: argparse.Namespace, settings: PipelineSettings) -> LiveCo
     _positive(args, "evidence_max_mib", "evidence_file_mib")
     if args.throttle < 0:
         raise ConfigError("--throttle must not be negative")
+    if not args.alerts_rate >= 0:
+        raise ConfigError("--alerts-rate must not be negative")
     parse_listen(args.listen)
     bpf = compose_filter(args.bpf)
     check_filter(bpf, args.snaplen)
@@ -54,6 +56,7 @@ def build_config(args: argparse.Namespace, settings: PipelineSettings) -> LiveCo
         web=load_web_config(args.web_config) if args.web_config else None,
         alerts_path=args.alerts,
         throttle=args.throttle,
+        alerts_rate=args.alerts_rate,
         evidence=evidence,
         workers=args.workers,
         stale_after=args.stale_after,

@@ -3,14 +3,15 @@
 Nothing here runs per packet. The sensor publishes a :class:`~monitor.counters.Snapshot`
 about once a second; a scrape reads the newest one and renders every sample of it (via
 :func:`monitor.snapshot_samples.iter_samples`) plus the sensor's own metrics
-(``cctv_build_info``, the config-reload gauges). It registers on a registry of its own,
+(``cctv_build_info``, the config-reload gauges, what the alert log held back and how old
+the snapshot is). It registers on a registry of its own,
 never on prometheus_client's global one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 
 from prometheus_client import PlatformCollector, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -23,12 +24,16 @@ from monitor.snapshot_samples import iter_samples
 
 @dataclass(frozen=True, slots=True)
 class SensorInfo:
-    """What the sensor says about itself: version, site and the last policy (re)load."""
+    """What the sensor says about itself: version, site, the last policy (re)load, the
+    findings its alert log held back (by reason) and when the published snapshot was taken.
+    """
 
     site: str
     version: str
     reload_ok: bool
     reload_success_ts: float | None
+    alerts_suppressed: Mapping[str, int] = field(default_factory=dict)
+    snapshot_taken: float | None = None  # wall-clock time
 
 
 SnapshotSource = Callable[[], Snapshot | None]
@@ -74,6 +79,14 @@ class SnapshotCollector(Collector):
         if info.reload_success_ts is not None:
             when.add_metric([info.site], info.reload_success_ts)
         yield when
+        suppressed = _family(m.ALERTS_SUPPRESSED)
+        for reason, count in info.alerts_suppressed.items():
+            suppressed.add_metric([info.site, reason], float(count))
+        yield suppressed
+        taken = _family(m.SNAPSHOT_TIME)
+        if info.snapshot_taken is not None:
+            taken.add_metric([info.site], info.snapshot_taken)
+        yield taken
 
     def describe(self) -> Iterator[Metric]:
         """Nothing up front: families depend on the snapshot (keeps registration cheap)."""

@@ -15,7 +15,7 @@ from monitor.counters import Snapshot
 from monitor.exporter.collector import SensorInfo, build_registry
 from monitor.exporter.server import Landing, MetricsServer, serve_metrics
 from monitor.exporter.webconfig import WebConfig
-from monitor.live.alerts import DEFAULT_THROTTLE
+from monitor.live.alerts import DEFAULT_RATE, DEFAULT_THROTTLE, AlertLog
 from monitor.live.health import DEFAULT_STALE_AFTER, CaptureStatus
 from monitor.live.loop import EvidenceOptions
 from monitor.live.reload import ReloadState
@@ -34,6 +34,7 @@ class LiveConfig:
     web: WebConfig | None = None
     alerts_path: str | None = None
     throttle: float = DEFAULT_THROTTLE
+    alerts_rate: float = DEFAULT_RATE
     evidence: EvidenceOptions | None = None
     workers: int = 1
     stale_after: float = DEFAULT_STALE_AFTER
@@ -44,7 +45,8 @@ class Published:
     """The newest snapshot and capture health, handed from the capture loop to scrapes.
 
     Both are replaced whole (one reference assignment each), never mutated, so the
-    scrape thread needs no lock. ``cctv_capture_up`` is decided at scrape time.
+    scrape thread needs no lock. ``cctv_capture_up`` is decided at scrape time;
+    ``taken`` (wall clock) says how fresh the snapshot is (``cctv_snapshot_timestamp_seconds``).
     """
 
     def __init__(self, interface: str, stale_after: float) -> None:
@@ -52,10 +54,13 @@ class Published:
         self.stale_after = stale_after
         self.snapshot: Snapshot | None = None
         self.status = CaptureStatus()
+        self.taken: float | None = None
 
-    def update(self, snapshot: Snapshot, status: CaptureStatus) -> None:
-        """Publish a new snapshot with the capture health it was taken with."""
+    def update(self, snapshot: Snapshot, status: CaptureStatus, taken: float | None = None) -> None:
+        """Publish a new snapshot with the capture health it was taken with, and when it
+        was taken (now unless said: with workers, the oldest worker's time)."""
         self.snapshot, self.status = snapshot, status
+        self.taken = time.time() if taken is None else taken
 
     def current(self) -> Snapshot | None:
         """The newest snapshot, with ``cctv_capture_up`` as of now."""
@@ -106,21 +111,26 @@ class Signals:
 
 
 class SensorState:
-    """The policy in use and how its last (re)load went: read by scrapes and the alert log."""
+    """The policy in use and how its last (re)load went: read by scrapes and the alert log.
+
+    ``alerts`` is the alert log once there is one (its held-back counts are exported).
+    """
 
     def __init__(self, site: str) -> None:
         self.site = site
         self.reload = ReloadState(ok=True, success_ts=time.time())
+        self.alerts: AlertLog | None = None
 
-    def info(self) -> SensorInfo:
-        """The sensor's own metrics (build info, reload gauges) as of now."""
+    def info(self, snapshot_taken: float | None = None) -> SensorInfo:
+        """The sensor's own metrics (build info, reload gauges, alerts held back) as of now."""
         r = self.reload
-        return SensorInfo(self.site, __version__, r.ok, r.success_ts)
+        suppressed = dict(self.alerts.suppressed) if self.alerts is not None else {}
+        return SensorInfo(self.site, __version__, r.ok, r.success_ts, suppressed, snapshot_taken)
 
 
 def start_exporter(config: LiveConfig, published: Published, state: SensorState) -> MetricsServer:
     """Serve ``/metrics`` from ``published`` on ``config.listen`` (OSError: cannot bind)."""
-    registry = build_registry(published.current, state.info)
+    registry = build_registry(published.current, lambda: state.info(published.taken))
 
     def landing() -> Landing:
         return Landing("cctv-monitor", __version__, state.site)

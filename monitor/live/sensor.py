@@ -13,6 +13,7 @@ from monitor.live.health import CaptureStatus
 from monitor.live.loop import CaptureLoop, EvidenceSink
 from monitor.live.reload import apply_policy, load_new_policy
 from monitor.live.runtime import LiveConfig, Published, SensorState, Signals, start_exporter
+from monitor.model import Finding
 from monitor.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,19 @@ class SingleSensor:
         self.state = SensorState(policy.site)
         iface = config.capture.interface
         self.published = Published(iface, config.stale_after)
-        self.alerts = AlertLog(config.alerts_path, lambda: self.state.site, config.throttle)
+        self.alerts = AlertLog(
+            config.alerts_path,
+            lambda: self.state.site,
+            config.throttle,
+            max_keys=policy.limits.findings_per_device,
+            rate=config.alerts_rate,
+        )
+        self.state.alerts = self.alerts
         self.pipeline = Pipeline(
-            policy, catalog, config.settings, interface=iface, on_finding=self.alerts.add
+            policy, catalog, config.settings, interface=iface, on_finding=self.found
         )
         self.signals = Signals()
+        self.loop: CaptureLoop | None = None
 
     def run(self) -> int:
         """Serve metrics, capture until told to stop, flush; 0 on a clean stop."""
@@ -50,25 +59,31 @@ class SingleSensor:
         server = start_exporter(config, self.published, self.state)
         self.signals.install()
         try:
-            loop = CaptureLoop(
+            self.loop = CaptureLoop(
                 self.pipeline,
                 LiveCapture(config.capture),
                 self,
                 evidence=evidence,
                 wake_fd=self.signals.wake_fd,
             )
-            loop.run()
+            self.loop.run()
         finally:
             self.signals.restore()
             self.alerts.close()
             server.shutdown()
         log.warning(
-            "stopped: %d packets, %d findings (%d alert lines)",
+            "stopped: %d packets, %d findings; %s",
             self.pipeline.packets,
             self.alerts.findings,
-            self.alerts.lines,
+            self.alerts.summary(),
         )
         return 0
+
+    def found(self, finding: Finding) -> None:
+        """The pipeline's finding callback: into the alert log; metrics kept fresh."""
+        self.alerts.add(finding)
+        if self.loop is not None:
+            self.loop.keep_alive()
 
     # -- LoopHooks ----------------------------------------------------------------------
     def poll(self, loop: CaptureLoop) -> None:
@@ -78,6 +93,7 @@ class SingleSensor:
             if policy is not None:
                 apply_policy(loop.pipeline, policy)
                 self.state.site = policy.site
+                self.alerts.max_keys = policy.limits.findings_per_device
         if self.signals.stop:
             loop.stop()
 

@@ -2,18 +2,22 @@
 
 Each worker opens the interface with ``PACKET_FANOUT_HASH`` (both directions of a flow
 land on the same worker), runs its own Pipeline and, once a second, puts one small
-pickled message on a queue: its snapshot, capture health, the findings raised since the
-last message and the closed-network hosts it saw for the first time. The parent merges
-the snapshots for the exporter and writes all findings to the one alert log. Policy
-reloads go from the parent to each worker's control queue; SIGTERM/SIGINT make every
-worker end its flows and send a final message before the parent exits.
+pickled message on a queue: its snapshot, capture health, when it took the snapshot,
+the findings raised since the last message and the closed-network hosts it saw for the
+first time. Under a flood the findings go ahead in messages of at most
+FINDINGS_PER_MESSAGE, so that no message keeps the parent busy for long. The parent
+merges the snapshots for the exporter and writes all findings to the one alert log.
+Policy reloads go from the parent to each worker's control queue; SIGTERM/SIGINT make
+every worker end its flows and send a final message before the parent exits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import multiprocessing as mp
+import operator
 import os
 import queue
 import signal
@@ -45,6 +49,11 @@ from monitor.pipeline import Pipeline, PipelineSettings
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 30.0
 POLL_SECONDS = 0.2
+FINDINGS_PER_MESSAGE = 2048
+# Findings cross the queue as plain tuples of their fields: a third of the pickling cost
+# of the dataclass, which counts when a flood raises one per flow.
+_FINDING_ROW = operator.attrgetter(*(f.name for f in dataclasses.fields(Finding)))
+FindingRow = tuple[Any, ...]
 NAMES_BUFFER_BYTES = 4 << 20
 
 
@@ -91,6 +100,7 @@ def worker_main(spec: WorkerSpec, control: Any, results: Any) -> None:
         names_capture=LiveCapture(names),
         interface_drops=spec.index == 0,  # the interface's own counter: report it once
     )
+    hooks.loop = loop
     try:
         loop.run()
     except CaptureError as exc:
@@ -105,7 +115,8 @@ class _WorkerHooks:
         self.control = control
         self.results = results
         self.pipeline: Pipeline | None = None
-        self.findings: list[Finding] = []
+        self.loop: CaptureLoop | None = None
+        self.findings: list[FindingRow] = []
         self.reported: dict[str, DeviceRole] = {}
         self.stop = False
         self._next_poll = 0.0
@@ -115,7 +126,12 @@ class _WorkerHooks:
 
     def found(self, finding: Finding) -> None:
         finding.flow_uid = f"w{self.index}-{finding.flow_uid}"  # flow ids are per worker
-        self.findings.append(finding)
+        self.findings.append(_FINDING_ROW(finding))
+        if len(self.findings) >= FINDINGS_PER_MESSAGE:
+            findings, self.findings = self.findings, []
+            self.results.put(("findings", self.index, findings))
+        if self.loop is not None:
+            self.loop.keep_alive()
 
     def poll(self, loop: CaptureLoop) -> None:
         now = time.monotonic()
@@ -144,7 +160,8 @@ class _WorkerHooks:
         assert self.pipeline is not None
         findings, self.findings = self.findings, []
         sightings = new_sightings(self.pipeline.devices, self.reported)
-        self.results.put(("snapshot", self.index, snapshot, status, findings, sightings, final))
+        msg = ("snapshot", self.index, snapshot, status, findings, sightings, final, time.time())
+        self.results.put(msg)
 
 
 class WorkerPool:
@@ -155,7 +172,14 @@ class WorkerPool:
         self.policy = policy
         self.state = SensorState(policy.site)
         self.published = Published(config.capture.interface, config.stale_after)
-        self.alerts = AlertLog(config.alerts_path, lambda: self.state.site, config.throttle)
+        self.alerts = AlertLog(
+            config.alerts_path,
+            lambda: self.state.site,
+            config.throttle,
+            max_keys=policy.limits.findings_per_device,
+            rate=config.alerts_rate,
+        )
+        self.state.alerts = self.alerts
         self.roles: dict[str, DeviceRole] = {}  # host -> (vendor, role), from all workers
         self.signals = Signals()
         self.ctx = mp.get_context("spawn")  # no fork of a process with threads
@@ -163,6 +187,7 @@ class WorkerPool:
         self.controls: list[Any] = []
         self.procs: list[Any] = []
         self.latest: dict[int, Snapshot] = {}
+        self.taken: dict[int, float] = {}  # when each worker took its latest snapshot
         self.statuses: dict[int, CaptureStatus] = {}
         self.done: set[int] = set()
         self.error: str | None = None
@@ -186,10 +211,10 @@ class WorkerPool:
             raise CaptureError(self.error)
         packets = sum(s.counters.capture_packets.total() for s in self.latest.values())
         log.warning(
-            "stopped: %d packets, %d findings (%d alert lines)",
+            "stopped: %d packets, %d findings; %s",
             packets,
             self.alerts.findings,
-            self.alerts.lines,
+            self.alerts.summary(),
         )
         return 0
 
@@ -237,10 +262,13 @@ class WorkerPool:
             self.error = self.error or f"worker {msg[1]}: {msg[2]}"
             self.done.add(msg[1])
             return
-        _, index, snapshot, status, findings, sightings, final = msg
+        if msg[0] == "findings":
+            self._add_findings(msg[2])
+            return
+        _, index, snapshot, status, findings, sightings, final, taken = msg
         self.latest[index], self.statuses[index] = snapshot, status
-        for finding in findings:
-            self.alerts.add(finding)
+        self.taken[index] = taken
+        self._add_findings(findings)
         record_sightings(self.roles, sightings)
         if final:
             self.done.add(index)
@@ -250,9 +278,14 @@ class WorkerPool:
         # Until every worker has its handle open, part of the traffic is not watched.
         everyone = len(self.statuses) == len(self.procs)
         status = combine(self.statuses.values()) if everyone else CaptureStatus()
-        self.published.update(merged, status)
+        # As fresh as the stalest worker: one stuck worker shows in the age.
+        self.published.update(merged, status, min(self.taken.values()))
         if merged.ts is not None and not final:
             self.alerts.flush_due(merged.ts)
+
+    def _add_findings(self, rows: list[FindingRow]) -> None:
+        for row in rows:
+            self.alerts.add(Finding(*row))
 
     def _check_alive(self) -> None:
         for index, proc in enumerate(self.procs):
@@ -275,6 +308,7 @@ class WorkerPool:
             return
         self.policy = policy
         self.state.site = policy.site
+        self.alerts.max_keys = policy.limits.findings_per_device
         self.roles = {}  # every worker reports its hosts again under the new policy
         for control in self.controls:
             control.put(("policy", policy))

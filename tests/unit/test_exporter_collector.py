@@ -69,6 +69,16 @@ def test_sensor_metrics() -> None:
     assert failed.get_sample_value("cctv_config_last_reload_successful", {"site": SITE}) == 0
 
 
+def test_alerts_held_back_and_snapshot_time() -> None:
+    suppressed = {"throttle": 3, "fold": 120, "rate": 7}
+    info = SensorInfo(SITE, "1", True, None, suppressed, 1772438419.25)
+    reg = build_registry(lambda: _snapshot(), lambda: info, process_metrics=False)
+    for reason, n in suppressed.items():
+        labels = {"site": SITE, "reason": reason}
+        assert reg.get_sample_value("cctv_alerts_suppressed_total", labels) == n
+    assert reg.get_sample_value("cctv_snapshot_timestamp_seconds", {"site": SITE}) == 1772438419.25
+
+
 def test_before_the_first_snapshot_and_no_created_series() -> None:
     text = generate_latest(_registry(None)).decode()
     for spec in ALL_METRICS:

@@ -8,8 +8,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from monitor.live.alerts import AlertLog, iso_utc
-from monitor.model import Finding, FindingKind
+import pytest
+
+from monitor.cli import build_parser
+from monitor.commands.live_cmd import build_config
+from monitor.live.alerts import DEFAULT_RATE, AlertLog, iso_utc
+from monitor.live.runtime import LiveConfig
+from monitor.model import ConfigError, Finding, FindingKind
+from monitor.pipeline import PipelineSettings
 
 T0 = 1772438400.0
 
@@ -238,3 +244,15 @@ def test_a_flood_stays_within_the_bounds(tmp_path: Path) -> None:
     assert len(records(path, "finding")) + sum(log.suppressed.values()) == 20_000
     assert log.suppressed["fold"] > 0 and log.suppressed["rate"] > 0
     assert "findings without a line of their own" in log.summary()
+
+
+def test_alerts_rate_option() -> None:
+    def config(*extra: str) -> LiveConfig:
+        args = build_parser().parse_args(["live", "--interface", "eth1", *extra])
+        return build_config(args, PipelineSettings())
+
+    assert config().alerts_rate == DEFAULT_RATE == 20
+    assert config("--alerts-rate", "0").alerts_rate == 0  # no limit
+    assert config("--alerts-rate", "2.5").alerts_rate == 2.5
+    with pytest.raises(ConfigError, match="--alerts-rate"):
+        config("--alerts-rate", "-1")
