@@ -339,7 +339,7 @@ decode(PyObject *self, PyObject *args)
         IpHeader h = ip_layer(b, l3, etype, ok, fend);
         for (int depth = 1;; depth++) {
             Encap e = encapsulation(b, &h, fend, udp_ports);
-            if (!e.kind)
+            if (!e.kind || e.start > fend) /* no tunnel, or its header is cut short */
                 break;
             if (depth > MAX_ENCAP) {
                 err = ERR_TUNNEL;

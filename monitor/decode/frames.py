@@ -230,7 +230,7 @@ def decode_batch_numpy(batch: FrameBatch, udp_ports: U8 = DEFAULT_UDP_PORTS) -> 
     cur = h
     for depth in range(1, MAX_ENCAP + 2):
         e = encapsulation(arr, cur, frame_end[rows], udp_ports)
-        hit = e.kind != 0
+        hit = (e.kind != 0) & (e.start <= frame_end[rows])  # a cut-short header: no tunnel
         if not hit.any():
             break
         rows = rows[hit]

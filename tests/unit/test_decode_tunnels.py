@@ -189,3 +189,17 @@ def test_the_policy_adds_vxlan_ports_to_the_decoder() -> None:
     pipe = Pipeline(site, load_catalog())
     assert pipe.udp_ports[8472] & 1 and pipe.udp_ports[4789] & 1
     assert not np.any(Pipeline(policy, load_catalog()).udp_ports[8472])
+
+
+@pytest.mark.parametrize("decoder", DECODERS, ids=["c", "numpy"])
+def test_a_tunnel_header_cut_short_is_no_tunnel(decoder) -> None:  # type: ignore[no-untyped-def]
+    """Found by Hypothesis: an empty datagram to UDP 4789 is a UDP flow, not a VXLAN frame
+    read from bytes past its end."""
+    outer = Ether(**OUTER_MACS) / IP(src="10.0.0.1", dst="10.0.0.2")
+    frames = [
+        bytes(outer / UDP(sport=8, dport=4789)),
+        bytes(outer / GRE(proto=0x88BE, seqnum_present=1)),
+    ]
+    d = decode(frames, decoder)
+    assert d.tunnel.tolist() == [0, 0] and d.ip.all()
+    assert d.proto.tolist() == [17, 47]
