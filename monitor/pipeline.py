@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from monitor.classify.evidence import make_finding, make_record
 from monitor.classify.findings import FindingBook
 from monitor.classify.fingerprint import Fingerprinter
 from monitor.classify.inspector import SLOW_PATH_PORTS, Inspector
+from monitor.classify.light_rules import LightRules
 from monitor.classify.names import NameCache
 from monitor.classify.verdict import Classifier
 from monitor.config import Policy
@@ -30,6 +32,7 @@ from monitor.decode.mirror_sessions import MirrorSessions
 from monitor.decode.tunnels import GENEVE_PORTS, VXLAN_PORTS, udp_port_table
 from monitor.flow.state import FlowState
 from monitor.flow.table import BatchResult, FlowSettings, FlowTable
+from monitor.light_path import LightPath
 from monitor.model import (
     EndReason,
     Finding,
@@ -56,6 +59,7 @@ class PipelineSettings:
     keep_records: bool = True
     keep_names: bool = False
     fingerprint: bool = True  # discovery, DHCP and banner facts about devices (benchmarks: off)
+    light_flows: bool = True  # payload-free flows decided by address as columns (flow/light.py)
 
 
 class Pipeline:
@@ -84,6 +88,10 @@ class Pipeline:
         self.classifier = Classifier(policy, catalog, self.names)
         self.devices = DeviceBook(policy, catalog, max_devices=policy.limits.devices)
         self.table = FlowTable(self.settings.flows)
+        self.light_path = LightPath(self, LightRules(policy, catalog, self.names))
+        if self.settings.light_flows:
+            self.table.light_gate = self.light_path.rules.gate
+            self.table.on_promote = self.light_path.fill
         self.counters = Counters()
         self.udp_ports = udp_port_table(
             VXLAN_PORTS + policy.mirror.vxlan, GENEVE_PORTS + policy.mirror.geneve
@@ -92,7 +100,8 @@ class Pipeline:
         self.on_finding = on_finding
         self.records: list[FlowRecord] = []
         self.findings = FindingBook(policy.limits.findings_per_device)
-        self.flagged: list[tuple[int, float, float]] = []
+        # flagged flows' (key, first, last) for evidence; light flows add arrays of them
+        self.flagged: list[tuple[Any, Any, Any]] = []
         self.snapshots: list[Snapshot] = []
         self.packets = 0
         self.bytes = 0
@@ -122,10 +131,16 @@ class Pipeline:
         if d.tunnel.any():
             self.mirror.add(d)
         result = self.table.ingest(d)
+        for slots, reason in result.light_ended:
+            self.light_path.end(slots, reason)
         for flow, reason in result.ended:
             self._end(flow, reason)
+        for flow in result.promoted:
+            if not flow.settled:
+                self._unsettled[flow.uid] = flow
         touched = self._dissect(d, result)
         now = float(batch.ts.max())
+        self.flow_count += len(result.light_new)
         for flow in result.new:
             self.flow_count += 1
             self._unsettled[flow.uid] = flow
@@ -141,6 +156,7 @@ class Pipeline:
         for flow in touched:
             if flow.settled:
                 self._raise_findings(flow)
+        self.light_path.on_batch(result.light_new, result.light_touched, now)
         self.tick(now)
         self.last_result = result
 
@@ -257,10 +273,15 @@ class Pipeline:
             for flow in list(self._unsettled.values()):
                 if now - flow.first_ts >= self.settings.settle_seconds:
                     self._settle(flow)
+            self.light_path.settle_due(now)
         if now >= self._next_sweep:
             self._next_sweep = now + self.settings.sweep_seconds
             for flow, reason in list(self.table.expire(now)):
                 self._end(flow, reason)
+            for slots, reason in self.table.expire_light(now):
+                self.light_path.end(slots, reason)
+            if self.settings.keep_records:  # interim records are written by the full path
+                self.promote(self.table.active_light(now))
         interval = self.settings.snapshot_seconds
         if interval and now >= self._next_snapshot:
             self._next_snapshot = (now // interval + 1) * interval
@@ -270,6 +291,9 @@ class Pipeline:
         """End of input: every live flow ends, a last snapshot is taken."""
         for flow in list(self.table.drain()):
             self._end(flow, EndReason.END_OF_INPUT)
+        live = self.table.light.live_slots()
+        self.table.light.detach(live)
+        self.light_path.end(live, EndReason.END_OF_INPUT)
         if self.settings.snapshot_seconds and self.now is not None:
             self.snapshots.append(self.snapshot())  # refreshes the devices too
         else:
@@ -280,8 +304,12 @@ class Pipeline:
         for flow in self.table.flows.values():
             if flow.settled:
                 self._commit(flow)
+        light = self.table.light
+        if light.index:
+            live = light.live_slots()
+            self.light_path.commit(live[light["settled"][live]])
         c = self.counters
-        c.flow_table_entries = len(self.table.flows)
+        c.flow_table_entries = len(self.table)
         c.flow_table_evictions = self.table.evictions
         c.devices_overflow = self.devices.overflow.count()
         c.last_packet_ts = self.now
@@ -317,6 +345,18 @@ class Pipeline:
         if flow.finding_kinds:
             self.flagged.append((flow.key, flow.first_ts, flow.last_ts))
 
+    def promote(self, slots: np.ndarray) -> None:
+        """Turn light flows into FlowStates (payload, a name learned, an interim record)."""
+        if not slots.size:
+            return
+        for flow in self.table.promote(slots):
+            if not flow.settled:
+                self._unsettled[flow.uid] = flow
+
+    def end_flow(self, flow: FlowState, reason: EndReason) -> None:
+        """End a flow that is no longer in the table (a light flow's last word)."""
+        self._end(flow, reason)
+
     def _account_devices(self, flow: FlowState) -> None:
         """Per-host totals for the report: every closed-network end of the flow."""
         for addr in {flow.orig_addr, flow.resp_addr}:
@@ -345,7 +385,13 @@ class Pipeline:
         if result is None or not result.group_flow:
             return None
         flows = result.group_flow
-        flagged = np.fromiter((bool(f.finding_kinds) for f in flows), np.bool_, len(flows))
+        flagged = np.fromiter(
+            (f is not None and bool(f.finding_kinds) for f in flows), np.bool_, len(flows)
+        )
+        light = result.group_light
+        if light.size:
+            on = light >= 0
+            flagged[on] |= self.table.light["flagged"][light[on]]
         if not flagged.any():
             return None
         group = result.frame_group

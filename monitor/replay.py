@@ -100,7 +100,11 @@ def write_evidence(run: ReplayRun, paths: Sequence[str], out_path: str) -> int:
     """Second pass: write exactly the packets of flagged flows; return how many."""
     intervals: dict[int, list[tuple[float, float]]] = {}
     for key, first, last in run.pipeline.flagged:
-        intervals.setdefault(key, []).append((first, last))
+        if isinstance(key, np.ndarray):  # light flows: arrays of them
+            for k, a, b in zip(key.tolist(), first.tolist(), last.tolist(), strict=True):
+                intervals.setdefault(k, []).append((a, b))
+        else:
+            intervals.setdefault(key, []).append((first, last))
     wanted = np.fromiter(intervals.keys(), dtype=np.uint64, count=len(intervals))
     written = 0
     with open_capture_writer(out_path, run.linktypes or {1}) as writer:

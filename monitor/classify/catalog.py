@@ -249,6 +249,21 @@ class VendorCatalog:
             hit = self._resolvers.get(norm) if norm else None
         return hit
 
+    def known_v4(self) -> list[int]:
+        """Every IPv4 address the catalog names (endpoints, public resolvers), as integers:
+        a flow to one of them is never decided from addresses and ports alone."""
+        out = []
+        for addr in (*self._addresses, *self._resolvers):
+            try:
+                out.append(int(ipaddress.IPv4Address(addr)))
+            except ValueError:
+                continue
+        return out
+
+    def vendor_ports(self, proto: str) -> list[int]:
+        """Server ports that alone attribute a flow to a vendor endpoint."""
+        return [port for p, port in self._ports if p == proto]
+
     def is_public_resolver(self, ip: str) -> bool:
         """True for a well-known public DNS resolver address."""
         return self.resolver_operator(ip) is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 EXACT_LIMIT = 65_536
@@ -18,19 +19,21 @@ _M = 1 << _P
 _ALPHA = 0.7213 / (1 + 1.079 / _M)
 
 
-def _hash64(value: str) -> int:
-    return int.from_bytes(hashlib.blake2b(value.encode(), digest_size=8).digest(), "big")
+def _hash64(value: str | int) -> int:
+    raw = value.encode() if isinstance(value, str) else value.to_bytes(16, "big", signed=True)
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "big")
 
 
 @dataclass(slots=True)
 class DistinctCount:
-    """Distinct strings seen: exact while at most ``limit``, estimated after that."""
+    """Distinct values (strings or integers) seen: exact while at most ``limit``, estimated
+    after that."""
 
     limit: int = EXACT_LIMIT
-    _exact: set[str] | None = field(default_factory=set)
+    _exact: set[str | int] | None = field(default_factory=set)
     _registers: bytearray | None = None
 
-    def add(self, value: str) -> None:
+    def add(self, value: str | int) -> None:
         """Count ``value`` (again: no change)."""
         if self._exact is not None:
             self._exact.add(value)
@@ -38,6 +41,16 @@ class DistinctCount:
                 self._to_sketch()
             return
         self._add_hashed(_hash64(value))
+
+    def add_many(self, values: Iterable[str | int]) -> None:
+        """Count every value of ``values``."""
+        if self._exact is not None:
+            self._exact.update(values)
+            if len(self._exact) > self.limit:
+                self._to_sketch()
+            return
+        for v in values:
+            self._add_hashed(_hash64(v))
 
     def _to_sketch(self) -> None:
         assert self._exact is not None

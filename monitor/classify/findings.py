@@ -12,13 +12,19 @@ outside addresses". Memory is bounded by devices x kinds x (max_findings + 1).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
 
 from monitor.classify.distinct import DistinctCount
 from monitor.classify.evidence import evidence_tail
+from monitor.flow.key import v4_int, v4_text
 from monitor.model import Finding, FindingKind
 
 Key = tuple[str, str, str | None, int | None, str]  # device, kind, peer, peer_port, proto
+PROTO_NUMBERS = {"tcp": 6, "udp": 17}
 DeviceKind = tuple[str, str]
 MAX_FINDINGS = 256  # per device and kind, before further peers fold into a summary
 SAMPLE_PEERS = 5
@@ -44,6 +50,8 @@ class FindingBook:
     _bases: dict[Key, str] = field(default_factory=dict)  # evidence without its tail
     _per_device_kind: dict[DeviceKind, int] = field(default_factory=dict)
     _summaries: dict[DeviceKind, _Summary] = field(default_factory=dict)
+    # own keys with an IPv4 peer, packed as peer << 24 | port << 8 | proto (add_rows)
+    _packed: dict[DeviceKind, dict[int, Key]] = field(default_factory=dict)
 
     def add(self, f: Finding) -> Finding:
         """Account one flow's finding; the aggregated finding it went into."""
@@ -62,6 +70,10 @@ class FindingBook:
             entry = dataclasses.replace(f)
             self._entries[key] = entry
             self._bases[key] = _base(f)
+            peer, number = v4_int(f.peer), PROTO_NUMBERS.get(f.proto)
+            if peer is not None and number is not None and f.peer_port is not None:
+                packed = (peer << 24) | (f.peer_port << 8) | number
+                self._packed.setdefault(dk, {})[packed] = key
             return entry
         return self._fold(dk, f)
 
@@ -77,14 +89,133 @@ class FindingBook:
         s = summary.finding
         _merge(s, f)
         if f.peer is not None:
-            summary.peers.add(f.peer)
+            number = v4_int(f.peer)  # IPv4 peers count as integers, as add_rows counts them
+            summary.peers.add(f.peer if number is None else number)
             samples = s.sample_peers
             if samples is not None and len(samples) < SAMPLE_PEERS and f.peer not in samples:
                 samples.append(f.peer)
-        summary.ports.add(f"{f.proto}/{f.peer_port}")
+        proto_number = PROTO_NUMBERS.get(f.proto)
+        port = f.peer_port or 0
+        summary.ports.add(
+            f"{f.proto}/{port}" if proto_number is None else proto_number << 16 | port
+        )
         summary.protos.add(f.proto)
         summary.vendors.add(f.vendor)
         return s
+
+    def add_rows(
+        self,
+        *,
+        device: str,
+        kind: FindingKind,
+        peers: npt.NDArray[np.uint64],
+        ports: npt.NDArray[np.int64],
+        first_ts: npt.NDArray[np.float64],
+        last_ts: npt.NDArray[np.float64],
+        packets: npt.NDArray[np.int64],
+        sizes: npt.NDArray[np.int64],
+        answered: npt.NDArray[np.bool_],
+        describe: Callable[[int], Finding],
+    ) -> None:
+        """Account many TCP flows of one device and kind to IPv4 peers at once.
+
+        The same rules as :meth:`add`, by key rather than by flow: a known key merges,
+        new keys take the free places in order of their first flow, the rest fold into
+        the summary. ``describe(i)`` words the finding of row ``i`` (only called for the
+        earliest row of a key that gets a finding of its own).
+        """
+        dk = (device, kind.value)
+        packed = (peers << np.uint64(24)) | (ports.astype(np.uint64) << np.uint64(8)) | np.uint64(6)
+        uniq, inverse = np.unique(packed, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        n = uniq.size
+        flows = np.bincount(inverse, minlength=n)
+        total_packets = np.bincount(inverse, weights=packets, minlength=n)
+        total_bytes = np.bincount(inverse, weights=sizes, minlength=n)
+        yes = np.bincount(inverse, weights=answered.astype(np.int64), minlength=n) > 0
+        last = np.full(n, -np.inf)
+        np.maximum.at(last, inverse, last_ts)
+        order = np.lexsort((first_ts, inverse))  # by key, then time: first row of each key
+        earliest = order[np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])]
+        first = first_ts[earliest]
+        own = self._packed.setdefault(dk, {})
+        known = np.isin(uniq, np.fromiter(own, np.uint64, len(own)))
+        for j in np.flatnonzero(known).tolist():
+            entry = self._entries[own[int(uniq[j])]]
+            if first[j] < entry.first_ts:
+                fresh = describe(int(earliest[j]))
+                entry.flow_uid = fresh.flow_uid
+                self._bases[own[int(uniq[j])]] = _base(fresh)
+            self._merge_counts(entry, int(flows[j]), total_packets[j], total_bytes[j],
+                               float(first[j]), float(last[j]), bool(yes[j]))  # fmt: skip
+        new = np.flatnonzero(~known)
+        new = new[np.argsort(first[new], kind="stable")]
+        room = max(self.max_findings - self._per_device_kind.get(dk, 0), 0)
+        for j in new[:room].tolist():
+            entry = self.add(describe(int(earliest[j])))
+            entry.flows, entry.packets, entry.bytes = 0, 0, 0
+            self._merge_counts(entry, int(flows[j]), total_packets[j], total_bytes[j],
+                               float(first[j]), float(last[j]), bool(yes[j]))  # fmt: skip
+        rest = new[room:]
+        if rest.size:
+            self._fold_rows(dk, rest, uniq, flows, total_packets, total_bytes, first, last, yes,
+                            earliest, describe)  # fmt: skip
+
+    @staticmethod
+    def _merge_counts(
+        into: Finding, flows: int, packets: float, size: float, first: float, last: float,
+        answered: bool,
+    ) -> None:  # fmt: skip
+        into.flows += flows
+        into.packets += int(packets)
+        into.bytes += int(size)
+        into.first_ts = min(into.first_ts, first) if into.flows > flows else first
+        into.last_ts = max(into.last_ts, last) if into.flows > flows else last
+        into.answered = into.answered or answered
+
+    def _fold_rows(
+        self,
+        dk: DeviceKind,
+        rest: npt.NDArray[np.int64],
+        uniq: npt.NDArray[np.uint64],
+        flows: npt.NDArray[np.int64],
+        packets: npt.NDArray[np.float64],
+        sizes: npt.NDArray[np.float64],
+        first: npt.NDArray[np.float64],
+        last: npt.NDArray[np.float64],
+        answered: npt.NDArray[np.bool_],
+        earliest: npt.NDArray[np.int64],
+        describe: Callable[[int], Finding],
+    ) -> None:
+        """Fold keys ``rest`` (in time order) into the summary of ``dk``."""
+        summary = self._summaries.get(dk)
+        head = int(rest[0])
+        if summary is None:  # made from the earliest flow, counted again in bulk below
+            one = self._fold(dk, describe(int(earliest[head])))
+            one.flows, one.packets, one.bytes = 0, 0, 0
+            summary = self._summaries[dk]
+        elif first[head] < summary.finding.first_ts:
+            summary.finding.flow_uid = describe(int(earliest[head])).flow_uid
+        s = summary.finding
+        s.flows += int(flows[rest].sum())
+        s.packets += int(packets[rest].sum())
+        s.bytes += int(sizes[rest].sum())
+        s.first_ts = min(s.first_ts, float(first[rest].min()))
+        s.last_ts = max(s.last_ts, float(last[rest].max()))
+        s.answered = s.answered or bool(answered[rest].any())
+        summary.peers.add_many(np.unique(uniq[rest] >> np.uint64(24)).tolist())
+        ports = np.unique((uniq[rest] >> np.uint64(8)) & np.uint64(0xFFFF))
+        summary.ports.add_many((ports | np.uint64(6 << 16)).tolist())
+        summary.protos.add("tcp")
+        summary.vendors.add(None)
+        samples = s.sample_peers if s.sample_peers is not None else []
+        for p in (uniq[rest] >> np.uint64(24)).tolist():
+            if len(samples) >= SAMPLE_PEERS:
+                break
+            text = v4_text(p)
+            if text not in samples:
+                samples.append(text)
+        s.sample_peers = samples
 
     def findings(self) -> list[Finding]:
         """Every finding, evidence brought up to date (own findings, then summaries)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from monitor.flow.key import v4_int
+
 
 @dataclass(frozen=True, slots=True)
 class LearnedName:
@@ -29,13 +31,18 @@ class NameCache:
     grace: float = 3600.0
     evictions: int = 0
     _entries: OrderedDict[str, LearnedName] = field(default_factory=OrderedDict)
+    v4: set[int] = field(default_factory=set)  # the IPv4 addresses held, as integers
 
     def learn(self, addr: str, name: str, query: str, ttl: int, ts: float) -> None:
         """Remember that ``addr`` answered for ``name`` (asked as ``query``) at ``ts``."""
         self._entries.pop(addr, None)
         self._entries[addr] = LearnedName(name, query, ts, ts + max(ttl, 0) + self.grace)
+        number = v4_int(addr)
+        if number is not None:
+            self.v4.add(number)
         if len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+            old, _ = self._entries.popitem(last=False)
+            self.v4.discard(v4_int(old))  # type: ignore[arg-type]
             self.evictions += 1
 
     def lookup(self, addr: str, ts: float) -> LearnedName | None:

@@ -25,31 +25,34 @@ _groups = load("monitor.flow._groups")
 
 @dataclass(slots=True)
 class Groups:
-    """Per-flow aggregates of one batch; lists are indexed by group.
+    """Per-flow aggregates of one batch: numpy columns indexed by group.
 
     ``members[starts[g] : starts[g] + counts[g]]`` are group ``g``'s frames in frame
     order; ``frame_group[i]`` is frame ``i``'s group (-1 when it is not IP), and
     ``frame_low[i]`` whether its sender is the canonical low endpoint of the key.
     """
 
-    keys: list[int]
-    rep: list[int]
-    low_pkts: list[int]
-    high_pkts: list[int]
-    low_bytes: list[int]
-    high_bytes: list[int]
-    first_ts: list[float]
-    last_ts: list[float]
-    low_flags: list[int]
-    high_flags: list[int]
-    low_syn: list[bool]
-    high_syn: list[bool]
-    low_synack: list[bool]
-    starts: list[int]
-    counts: list[int]
+    keys: npt.NDArray[np.uint64]
+    rep: I64
+    low_pkts: I64
+    high_pkts: I64
+    low_bytes: I64
+    high_bytes: I64
+    first_ts: npt.NDArray[np.float64]
+    last_ts: npt.NDArray[np.float64]
+    low_flags: I64
+    high_flags: I64
+    low_syn: npt.NDArray[np.bool_]
+    high_syn: npt.NDArray[np.bool_]
+    low_synack: npt.NDArray[np.bool_]
+    starts: I64
+    counts: I64
     members: I64
     frame_group: I64
     frame_low: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.keys.shape[0])
 
 
 # dtypes of the C function's per-group outputs, in its order
@@ -76,21 +79,21 @@ def group_batch(d: DecodedBatch) -> Groups:
     g = _groups.group((*columns, ts), frame_out, group_out)
     k, rep, count, start, lp, lb, hb, fts, lts, lf, hf, ls, hs, lsa = (a[:g] for a in group_out)
     return Groups(
-        keys=k.tolist(),
-        rep=rep.tolist(),
-        low_pkts=lp.tolist(),
-        high_pkts=(count - lp).tolist(),
-        low_bytes=lb.tolist(),
-        high_bytes=hb.tolist(),
-        first_ts=fts.tolist(),
-        last_ts=lts.tolist(),
-        low_flags=lf.tolist(),
-        high_flags=hf.tolist(),
-        low_syn=ls.tolist(),
-        high_syn=hs.tolist(),
-        low_synack=lsa.tolist(),
-        starts=start.tolist(),
-        counts=count.tolist(),
+        keys=k,
+        rep=rep,
+        low_pkts=lp,
+        high_pkts=count - lp,
+        low_bytes=lb,
+        high_bytes=hb,
+        first_ts=fts,
+        last_ts=lts,
+        low_flags=lf,
+        high_flags=hf,
+        low_syn=ls,
+        high_syn=hs,
+        low_synack=lsa,
+        starts=start,
+        counts=count,
         members=frame_out[3][: int(count.sum())],
         frame_group=frame_out[2],
         frame_low=frame_out[1],
@@ -126,21 +129,21 @@ def group_batch_numpy(d: DecodedBatch) -> Groups:
     frame_group = np.full(len(d.batch), -1, dtype=np.int64)
     frame_group[frames] = inverse
     return Groups(
-        keys=uniq.tolist(),
-        rep=sel[starts].tolist(),
-        low_pkts=low_pkts.tolist(),
-        high_pkts=(counts - low_pkts).tolist(),
-        low_bytes=low_bytes.tolist(),
-        high_bytes=(add(wl, starts) - low_bytes).tolist(),
-        first_ts=np.minimum.reduceat(ts, starts).tolist(),
-        last_ts=np.maximum.reduceat(ts, starts).tolist(),
-        low_flags=np.bitwise_or.reduceat(fl * low, starts).tolist(),
-        high_flags=np.bitwise_or.reduceat(fl * high, starts).tolist(),
-        low_syn=(add(syn_only * low, starts) > 0).tolist(),
-        high_syn=(add(syn_only * high, starts) > 0).tolist(),
-        low_synack=(add(synack * low, starts) > 0).tolist(),
-        starts=starts.tolist(),
-        counts=counts.tolist(),
+        keys=uniq.astype(np.uint64),
+        rep=sel[starts].astype(np.int64),
+        low_pkts=low_pkts.astype(np.int64),
+        high_pkts=(counts - low_pkts).astype(np.int64),
+        low_bytes=low_bytes.astype(np.int64),
+        high_bytes=(add(wl, starts) - low_bytes).astype(np.int64),
+        first_ts=np.minimum.reduceat(ts, starts).astype(np.float64),
+        last_ts=np.maximum.reduceat(ts, starts).astype(np.float64),
+        low_flags=np.bitwise_or.reduceat(fl * low, starts).astype(np.int64),
+        high_flags=np.bitwise_or.reduceat(fl * high, starts).astype(np.int64),
+        low_syn=add(syn_only * low, starts) > 0,
+        high_syn=add(syn_only * high, starts) > 0,
+        low_synack=add(synack * low, starts) > 0,
+        starts=starts,
+        counts=counts.astype(np.int64),
         members=sel,
         frame_group=frame_group,
         frame_low=src_low,

@@ -54,6 +54,20 @@ def address_text(data: bytes | memoryview, l3: int, version: int, source: bool) 
     return str(ipaddress.IPv6Address(bytes(data[at : at + 16])))
 
 
+def v4_text(addr: int) -> str:
+    """An IPv4 address given as an integer, as dotted text."""
+    return f"{addr >> 24}.{(addr >> 16) & 255}.{(addr >> 8) & 255}.{addr & 255}"
+
+
+def v4_int(text: str | None) -> int | None:
+    """A dotted IPv4 address as an integer (None for anything else)."""
+    parts = text.split(".") if text else ()
+    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+        return None
+    a, b, c, d = (int(p) for p in parts)
+    return (a << 24) | (b << 16) | (c << 8) | d
+
+
 def is_v4_key(key: int) -> bool:
     """True when an address key holds an exact IPv4 address."""
     return (key >> 40) == (int(V4_TAG) >> 40)

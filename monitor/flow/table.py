@@ -8,53 +8,25 @@ each flow) that go on to the dissectors.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.decode.frames import DecodedBatch
+from monitor.flow.batch import BatchResult, FlowSettings, LightGate
 from monitor.flow.grouping import Groups, group_batch
 from monitor.flow.key import address_text
+from monitor.flow.light import LightFlows
+from monitor.flow.light_ingest import LightIngest
 from monitor.flow.state import TCP_RST, TCP_SYN, FlowState
 from monitor.model import IPPROTO_TCP, EndReason
 
+__all__ = ["BatchResult", "FlowSettings", "FlowTable"]
+
 I64 = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True, slots=True)
-class FlowSettings:
-    """Timeouts (seconds of packet time) and bounds of the flow table."""
-
-    idle_timeout: float = 120.0
-    tcp_closed_timeout: float = 10.0
-    active_timeout: float = 1800.0
-    max_flows: int = 250_000
-    head_packets: int = 12
-
-
-@dataclass(slots=True)
-class BatchResult:
-    """What a batch did: flows it started, flows still waiting for their verdict that it
-    touched, flows it ended early, and which frames to dissect.
-
-    ``frame_group[i]`` indexes ``group_flow`` for IP frame ``i`` (-1 for other frames);
-    ``frame_low[i]`` says whether its sender is the canonical low endpoint.
-    """
-
-    new: list[FlowState]
-    pending: list[FlowState]
-    ended: list[tuple[FlowState, EndReason]]
-    group_flow: list[FlowState]
-    frame_group: I64
-    head_mask: npt.NDArray[np.bool_]
-    frame_low: npt.NDArray[np.bool_]
-
-    def flow_of(self, i: int) -> FlowState | None:
-        """The flow frame ``i`` belongs to, if it is an IP frame."""
-        g = int(self.frame_group[i])
-        return self.group_flow[g] if g >= 0 else None
+U64 = npt.NDArray[np.uint64]
 
 
 def _port_score(port: int) -> int:
@@ -63,11 +35,21 @@ def _port_score(port: int) -> int:
 
 
 @dataclass(slots=True)
-class FlowTable:
-    """All live flows, keyed by 64-bit flow key."""
+class FlowTable(LightIngest):
+    """All live flows, keyed by 64-bit flow key: FlowStates in ``flows``, light flows
+    (no payload, verdict from addresses and ports) as columns in ``light``.
+
+    ``light_gate(orig, resp, orig_port, resp_port)`` (IPv4 addresses as integers) says
+    which new payload-free TCP flows may be light; without a gate every flow is a
+    FlowState. ``on_promote(flow, slot)`` lets the owner carry its own columns over when
+    a light flow becomes a FlowState.
+    """
 
     settings: FlowSettings = field(default_factory=FlowSettings)
     flows: dict[int, FlowState] = field(default_factory=dict)
+    light: LightFlows = field(default_factory=LightFlows)
+    light_gate: LightGate | None = None
+    on_promote: Callable[[FlowState, int], None] | None = None
     evictions: int = 0
     created: int = 0
     collisions: int = 0
@@ -80,32 +62,37 @@ class FlowTable:
         new: list[FlowState] = []
         pending: list[FlowState] = []
         ended: list[tuple[FlowState, EndReason]] = []
-        group_flow: list[FlowState] = []
         if not d.ip.any():
             frame_group = np.full(n, -1, dtype=np.int64)
             frame_low = np.zeros(n, dtype=np.bool_)
-            return BatchResult(new, pending, ended, group_flow, frame_group, head_mask, frame_low)
+            return BatchResult(new, pending, ended, [], frame_group, head_mask, frame_low)
         g = group_batch(d)
+        result = BatchResult(new, pending, ended, [None] * len(g), g.frame_group, head_mask,
+                             g.frame_low)  # fmt: skip
+        heavy = self._light_groups(d, g, result) if (self.light_gate or self.light.index) else None
         limit = self.settings.head_packets
         idle = self.settings.idle_timeout
         flows = self.flows
-        members = g.members
+        group_flow = result.group_flow
+        rows = np.flatnonzero(heavy) if heavy is not None else np.arange(len(g))
         head_starts: list[int] = []  # each head flow's first frame in members, and how many
         head_takes: list[int] = []
-        columns = zip(
-            g.keys, g.first_ts, g.last_ts, g.low_syn, g.high_syn, g.low_pkts, g.high_pkts,
-            g.low_bytes, g.high_bytes, g.low_flags, g.high_flags, g.starts, g.counts, strict=True,
+        columns = (
+            rows, g.keys[rows], g.first_ts[rows], g.last_ts[rows], g.low_syn[rows],
+            g.high_syn[rows], g.low_pkts[rows], g.high_pkts[rows], g.low_bytes[rows],
+            g.high_bytes[rows], g.low_flags[rows], g.high_flags[rows], g.starts[rows],
+            g.counts[rows],
         )  # fmt: skip
-        for i, (key, first, last, lsyn, hsyn, lp, hp, lb, hb, lf, hf, start, count) in enumerate(
-            columns
+        for i, key, first, last, lsyn, hsyn, lp, hp, lb, hb, lf, hf, start, count in zip(
+            *(c.tolist() for c in columns), strict=True
         ):
             flow = flows.get(key)
             # the common case, inline: a live flow that goes on (see _flow_for)
             if flow is None or first - flow.last_ts > idle or lsyn or hsyn:
-                flow, is_new = self._flow_for(key, i, g, d, ended)
+                flow, is_new = self._flow_for(key, i, g, d, result)
                 if is_new:
                     new.append(flow)
-            group_flow.append(flow)
+            group_flow[i] = flow
             if not flow.settled:
                 pending.append(flow)
             if flow.orig_is_low:
@@ -130,8 +117,8 @@ class FlowTable:
                 head_takes.append(take)
                 flow.head_seen += take
         if head_starts:
-            head_mask[members[_spans(head_starts, head_takes)]] = True
-        return BatchResult(new, pending, ended, group_flow, g.frame_group, head_mask, g.frame_low)
+            head_mask[g.members[_spans(head_starts, head_takes)]] = True
+        return result
 
     def _flow_for(
         self,
@@ -139,27 +126,31 @@ class FlowTable:
         i: int,
         g: Groups,
         d: DecodedBatch,
-        ended: list[tuple[FlowState, EndReason]],
+        result: BatchResult,
     ) -> tuple[FlowState, bool]:
         """The live flow for group ``i``, starting a new one when the old one is over."""
         flow = self.flows.get(key)
+        ended = result.ended
         if flow is not None:
-            gap = g.first_ts[i] - flow.last_ts
+            gap = float(g.first_ts[i]) - flow.last_ts
             restart = gap > self.settings.idle_timeout or (
-                (g.low_syn[i] or g.high_syn[i]) and gap > 0 and flow.closed
+                bool(g.low_syn[i] or g.high_syn[i]) and gap > 0 and flow.closed
             )
             if not restart:
                 return flow, False
             del self.flows[key]
             ended.append((flow, EndReason.IDLE_TIMEOUT if not flow.closed else EndReason.TCP_CLOSE))
-        if len(self.flows) >= self.settings.max_flows:
-            ended.extend((f, EndReason.EVICTED) for f in self._evict())
+        if len(self) >= self.settings.max_flows:
+            if self.light.index:
+                self._evict_for(1, result)
+            else:
+                ended.extend((f, EndReason.EVICTED) for f in self._evict())
         flow = self._new_flow(key, i, g, d)
         self.flows[key] = flow
         return flow, True
 
     def _new_flow(self, key: int, i: int, g: Groups, d: DecodedBatch) -> FlowState:
-        rep = g.rep[i]
+        rep = int(g.rep[i])
         l3 = int(d.l3[rep])
         version = int(d.version[rep])
         src = address_text(d.batch.data, l3, version, source=True)
@@ -184,8 +175,8 @@ class FlowTable:
             resp_addr=r,
             resp_port=rp,
             orig_is_low=orig_low,
-            first_ts=g.first_ts[i],
-            last_ts=g.first_ts[i],
+            first_ts=float(g.first_ts[i]),
+            last_ts=float(g.first_ts[i]),
         )
 
     @staticmethod

@@ -1,0 +1,139 @@
+"""Light flows: flows kept as numpy columns, with no Python object per flow.
+
+A scan or a spoofed flood is a million flows of one SYN each. Such a flow carries no
+payload, so no dissector has anything to read, and its verdict follows from addresses and
+ports alone. The flow table keeps those flows here, one row per flow, created, counted and
+ended per batch with numpy; the moment a light flow shows payload it is *promoted* to a
+:class:`~monitor.flow.state.FlowState` and goes on like any other flow.
+
+Rows are slots in preallocated columns (grown by doubling); ``index`` maps a flow key to
+its slot. A flow that ends is first *detached* (its key may start a new flow in the same
+batch) and its slot is freed once the pipeline has accounted for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+I64 = npt.NDArray[np.int64]
+UNCLASSIFIED = -1
+
+# column name -> dtype; every column has one entry per slot
+COLUMNS: dict[str, type] = {
+    "key": np.uint64,
+    "uid": np.int64,  # the flow's number (flow ids are F%08d)
+    "first_ts": np.float64,
+    "last_ts": np.float64,
+    "orig_is_low": np.bool_,
+    "proto": np.int64,
+    "orig_addr": np.uint64,  # IPv4 address as an integer
+    "resp_addr": np.uint64,
+    "orig_port": np.int64,
+    "resp_port": np.int64,
+    "orig_pkts": np.int64,
+    "orig_bytes": np.int64,
+    "resp_pkts": np.int64,
+    "resp_bytes": np.int64,
+    "orig_flags": np.int64,
+    "resp_flags": np.int64,
+    # written by the pipeline: verdict code, counter key, what it already counted
+    "verdict": np.int64,
+    "label": np.int64,
+    "dev_orig": np.bool_,  # the device (closed-network end) is the originator
+    "live": np.bool_,  # the slot holds a flow that has not been detached
+    "settled": np.bool_,
+    "flagged": np.bool_,
+    "c_orig_pkts": np.int64,
+    "c_orig_bytes": np.int64,
+    "c_resp_pkts": np.int64,
+    "c_resp_bytes": np.int64,
+}
+TCP_FIN, TCP_SYN, TCP_RST = 0x01, 0x02, 0x04
+
+
+@dataclass(slots=True)
+class LightFlows:
+    """Flows as columns: see the module docstring."""
+
+    capacity: int = 4096
+    index: dict[int, int] = field(default_factory=dict)
+    cols: dict[str, np.ndarray] = field(default_factory=dict)
+    _free: list[int] = field(default_factory=list)
+    _used: int = 0  # slots ever handed out (the high-water mark)
+
+    def __post_init__(self) -> None:
+        self.cols = {name: np.zeros(self.capacity, dtype=t) for name, t in COLUMNS.items()}
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.cols[name]
+
+    def slots_of(self, keys: npt.NDArray[np.uint64]) -> I64:
+        """The slot of each key, -1 for keys without a light flow."""
+        if not self.index:
+            return np.full(keys.shape[0], -1, dtype=np.int64)
+        get = self.index.get
+        return np.fromiter((get(k, -1) for k in keys.tolist()), np.int64, keys.shape[0])
+
+    def allocate(self, keys: npt.NDArray[np.uint64]) -> I64:
+        """Fresh slots for new flows with these keys (columns zeroed, verdict unset)."""
+        n = keys.shape[0]
+        take = min(n, len(self._free))
+        reused = [self._free.pop() for _ in range(take)]
+        fresh = n - take
+        if self._used + fresh > self.capacity:
+            self._grow(self._used + fresh)
+        slots = np.asarray(reused + list(range(self._used, self._used + fresh)), dtype=np.int64)
+        self._used += fresh
+        for col in self.cols.values():
+            col[slots] = 0
+        self.cols["key"][slots] = keys
+        self.cols["verdict"][slots] = UNCLASSIFIED
+        self.cols["live"][slots] = True
+        self.index.update(zip(keys.tolist(), slots.tolist(), strict=True))
+        return slots
+
+    def _grow(self, need: int) -> None:
+        size = self.capacity
+        while size < need:
+            size *= 2
+        for name, col in self.cols.items():
+            bigger = np.zeros(size, dtype=col.dtype)
+            bigger[: self.capacity] = col
+            self.cols[name] = bigger
+        self.capacity = size
+
+    def detach(self, slots: I64) -> None:
+        """Forget the keys of these slots (the rows stay readable until :meth:`free`)."""
+        index = self.index
+        live = self.cols["live"]
+        slots = slots[live[slots]]
+        live[slots] = False
+        for key in self.cols["key"][slots].tolist():
+            del index[key]
+
+    def free(self, slots: I64) -> None:
+        """Give detached slots back for reuse."""
+        self._free.extend(slots.tolist())
+
+    def live_slots(self) -> I64:
+        """Every slot that holds a flow."""
+        return np.flatnonzero(self.cols["live"][: self._used])
+
+    def closed(self, slots: I64) -> npt.NDArray[np.bool_]:
+        """A FIN or RST was seen on these flows."""
+        flags = self.cols["orig_flags"][slots] | self.cols["resp_flags"][slots]
+        return (flags & (TCP_FIN | TCP_RST)) != 0
+
+    def answered(self, slots: I64) -> npt.NDArray[np.bool_]:
+        """The responder sent something other than a reset (as FlowState.answered: light
+        flows are TCP; a lone RST without SYN is a rejection)."""
+        c = self.cols
+        r, pkts = c["resp_flags"][slots], c["resp_pkts"][slots]
+        rejected = ((r & TCP_RST) != 0) & ((r & TCP_SYN) == 0) & (pkts <= 1)
+        return (pkts > 0) & ~rejected
