@@ -222,7 +222,9 @@ class CaptureLoop:
             if 0 < frames < COALESCE_BELOW and not self.stopping:
                 time.sleep(COALESCE_SECONDS)
         self.hooks.poll(self)
-        if self.monotonic() >= self._next_housekeeping:
+        # Once stopping, finish() does what housekeeping would: an idle tick now would
+        # settle a flood's flows only to delay the stop by that long.
+        if not self.stopping and self.monotonic() >= self._next_housekeeping:
             self.housekeeping()
 
     def _read_frames(self) -> int:

@@ -137,15 +137,14 @@ class _WorkerHooks:
         now = time.monotonic()
         if self.stop:
             loop.stop()
-        if now < self._next_poll:
-            return
-        self._next_poll = now + POLL_SECONDS
-        parent = mp.parent_process()
-        if parent is not None and not parent.is_alive():
-            log.error("the sensor's parent process is gone; stopping")
-            self.results.cancel_join_thread()  # nobody will read what is still queued
-            loop.stop()
-        while True:
+        if now >= self._next_poll:
+            self._next_poll = now + POLL_SECONDS
+            parent = mp.parent_process()
+            if parent is not None and not parent.is_alive():
+                log.error("the sensor's parent process is gone; stopping")
+                self.results.cancel_join_thread()  # nobody will read what is still queued
+                loop.stop()
+        while True:  # at every turn (a cheap poll of a pipe): a stop must not wait
             try:
                 msg = self.control.get_nowait()
             except queue.Empty:

@@ -296,3 +296,15 @@ def test_keep_alive_publishes_through_a_long_settle_burst() -> None:
     assert len(during) >= 6000 * 0.001 / loop_module.PUBLISH_SECONDS
     assert np.diff(during).max() <= loop_module.PUBLISH_SECONDS + 0.002
     assert hooks.published[-1][0].counters.findings  # the last one counts them
+
+
+def test_no_housekeeping_once_stopping() -> None:
+    """A stop goes straight to finish(): an idle tick first would settle a flood's flows
+    only to delay the stop by that long."""
+    loop, _, hooks, _ = make_loop([])
+    loop.start()
+    loop.stop()
+    loop.step()
+    assert hooks.published == []
+    loop.finish()
+    assert [final for _, _, final in hooks.published] == [True]

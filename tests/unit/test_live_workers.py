@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,18 @@ class Queue:
 
     def put(self, item: Any) -> None:
         self.items.append(item)
+
+    def get_nowait(self) -> Any:
+        if not self.items:
+            raise queue.Empty
+        return self.items.pop(0)
+
+
+class Loop:
+    stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
 
 
 def finding(i: int) -> Finding:
@@ -59,6 +72,16 @@ def test_worker_sends_findings_ahead_in_bounded_messages() -> None:
     assert len(hooks.findings) == 5  # go with the next snapshot
     row = results.items[0][2][7]
     assert isinstance(row, tuple) and Finding(*row) == replace(finding(7), flow_uid="w1-F7")
+
+
+def test_worker_reads_a_stop_at_every_turn() -> None:
+    control = Queue()
+    hooks = _WorkerHooks(0, control, Queue())
+    loop = Loop()
+    hooks.poll(loop)  # type: ignore[arg-type]
+    control.put(("stop",))
+    hooks.poll(loop)  # type: ignore[arg-type]  # right after the last: no 0.2 s wait
+    assert loop.stopped
 
 
 def test_parent_writes_every_finding_and_publishes_the_stalest_time(tmp_path: Path) -> None:
