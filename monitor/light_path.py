@@ -24,7 +24,7 @@ from monitor.classify.light_rules import EGRESS, INBOUND, INTERNAL, VERDICTS, Li
 from monitor.flow.key import v4_text
 from monitor.flow.light import LightFlows
 from monitor.flow.state import FlowState
-from monitor.model import EndReason, FindingKind
+from monitor.model import EndReason, Finding, FindingKind
 
 I64 = npt.NDArray[np.int64]
 LABEL_CACHE_MAX = 1 << 18
@@ -78,22 +78,37 @@ class LightPath:
     def _labels_of(self, devices: npt.NDArray[np.uint64]) -> I64:
         """Label ids (device, vendor label values) of device addresses."""
         unique, inverse = np.unique(devices, return_inverse=True)
-        ids = np.empty(unique.shape[0], dtype=np.int64)
         cache = self._device_label
-        book = self.pipe.devices
-        for j, addr in enumerate(unique.tolist()):
-            got = cache.get(addr)
-            if got is None:
-                labels = book.labels(v4_text(addr))
-                got = self._label_ids.get(labels)
-                if got is None:
-                    got = self._label_ids[labels] = len(self.labels)
-                    self.labels.append(labels)
-                if len(cache) >= LABEL_CACHE_MAX:
-                    cache.clear()
-                cache[addr] = got  # a host beyond the device limit stays "other"
-            ids[j] = got
+        get = cache.get
+        ids = np.fromiter((get(a, -1) for a in unique.tolist()), np.int64, unique.shape[0])
+        missing = np.flatnonzero(ids < 0)
+        if missing.size:
+            ids[missing] = self._new_labels(unique[missing])
         return ids[inverse.reshape(-1)]
+
+    def _new_labels(self, addrs: npt.NDArray[np.uint64]) -> I64:
+        """Label ids of addresses not seen before (and remembered for next time)."""
+        book = self.pipe.devices
+        out = np.empty(addrs.shape[0], dtype=np.int64)
+        crowd = np.zeros(addrs.shape[0], dtype=np.bool_)
+        if book.full:  # hosts outside the inventory can only be "other" now
+            crowd = ~self.rules.in_inventory(addrs)
+            texts = [v4_text(a) for a in addrs[crowd].tolist()]
+            out[crowd] = self._label_id(book.overflow_many(texts))
+        for j in np.flatnonzero(~crowd).tolist():
+            out[j] = self._label_id(book.labels(v4_text(int(addrs[j]))))
+        cache = self._device_label
+        if len(cache) + addrs.shape[0] > LABEL_CACHE_MAX:
+            cache.clear()
+        cache.update(zip(addrs.tolist(), out.tolist(), strict=True))  # "other" stays other
+        return out
+
+    def _label_id(self, labels: tuple[str, str]) -> int:
+        got = self._label_ids.get(labels)
+        if got is None:
+            got = self._label_ids[labels] = len(self.labels)
+            self.labels.append(labels)
+        return got
 
     def settle_due(self, now: float) -> None:
         """Settle the rows that waited ``settle_seconds`` for their verdict."""
@@ -139,8 +154,9 @@ class LightPath:
             counters.findings[(dev, vendor, KIND_OF[code].value)] += n
         if self.pipe.on_finding is not None:
             for s in flagged.tolist():
-                flow = self.flowstate(s)
-                self.pipe.on_finding(make_finding(flow, KIND_OF[int(c["verdict"][s])], None, None))
+                label = self.labels[int(c["label"][s])][0]
+                device = OTHER_LABEL if label == OTHER_LABEL else None
+                self.pipe.on_finding(self._one(s, device, KIND_OF[int(c["verdict"][s])]))
 
     def commit(self, slots: I64) -> None:
         """Move what settled rows carried since their last commit into the counters."""
@@ -307,10 +323,12 @@ class LightPath:
                 describe=lambda i, rows=rows, name=name, kind=kind: self._one(rows[i], name, kind),
             )
 
-    def _one(self, slot: int, device: str, kind: FindingKind):  # type: ignore[no-untyped-def]
-        """The finding of one row, as the FlowState path words it."""
+    def _one(self, slot: int, device: str | None, kind: FindingKind) -> Finding:
+        """The finding of one row, as the FlowState path words it (``device`` replaces the
+        address, e.g. with "other")."""
         finding = make_finding(self.flowstate(slot), kind, None, None)
-        finding.device = device
+        if device is not None:
+            finding.device = device
         return finding
 
     def flowstate(self, slot: int) -> FlowState:

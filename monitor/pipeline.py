@@ -86,7 +86,8 @@ class Pipeline:
             self.inspector.on_discovery = self.prints.on_discovery
             self.inspector.on_dhcp = self.prints.on_dhcp
         self.classifier = Classifier(policy, catalog, self.names)
-        self.devices = DeviceBook(policy, catalog, max_devices=policy.limits.devices)
+        limits = policy.limits
+        self.devices = DeviceBook(policy, catalog, max_devices=limits.devices)
         self.table = FlowTable(self.settings.flows)
         self.light_path = LightPath(self, LightRules(policy, catalog, self.names))
         if self.settings.light_flows:
@@ -99,7 +100,7 @@ class Pipeline:
         self.mirror = MirrorSessions()
         self.on_finding = on_finding
         self.records: list[FlowRecord] = []
-        self.findings = FindingBook(policy.limits.findings_per_device)
+        self.findings = FindingBook(limits.findings_per_device, limits.findings_per_kind)
         # flagged flows' (key, first, last) for evidence; light flows add arrays of them
         self.flagged: list[tuple[Any, Any, Any]] = []
         self.snapshots: list[Snapshot] = []
@@ -134,7 +135,7 @@ class Pipeline:
         for slots, reason in result.light_ended:
             self.light_path.end(slots, reason)
         for flow, reason in result.ended:
-            self._end(flow, reason)
+            self.end_flow(flow, reason)
         for flow in result.promoted:
             if not flow.settled:
                 self._unsettled[flow.uid] = flow
@@ -261,7 +262,10 @@ class Pipeline:
             if endpoint is not None:
                 self.counters.endpoint_contacts[(endpoint.vendor, endpoint.name)] += 1
             if self.on_finding is not None:
-                self.on_finding(make_finding(flow, kind, name, endpoint))
+                finding = make_finding(flow, kind, name, endpoint)
+                if flow.device_label == OTHER_LABEL:  # as in the report: one device
+                    finding.device = OTHER_LABEL
+                self.on_finding(finding)
 
     # -- time ------------------------------------------------------------------------
     def tick(self, now: float) -> None:
@@ -277,7 +281,7 @@ class Pipeline:
         if now >= self._next_sweep:
             self._next_sweep = now + self.settings.sweep_seconds
             for flow, reason in list(self.table.expire(now)):
-                self._end(flow, reason)
+                self.end_flow(flow, reason)
             for slots, reason in self.table.expire_light(now):
                 self.light_path.end(slots, reason)
             if self.settings.keep_records:  # interim records are written by the full path
@@ -290,7 +294,7 @@ class Pipeline:
     def finish(self) -> None:
         """End of input: every live flow ends, a last snapshot is taken."""
         for flow in list(self.table.drain()):
-            self._end(flow, EndReason.END_OF_INPUT)
+            self.end_flow(flow, EndReason.END_OF_INPUT)
         live = self.table.light.live_slots()
         self.table.light.detach(live)
         self.light_path.end(live, EndReason.END_OF_INPUT)
@@ -324,7 +328,8 @@ class Pipeline:
         if self.settings.fingerprint:
             self.devices.refresh(self.prints)
 
-    def _end(self, flow: FlowState, reason: EndReason) -> None:
+    def end_flow(self, flow: FlowState, reason: EndReason) -> None:
+        """Account a flow that ended (also a light flow's last word, from light_path)."""
         if not flow.settled:
             self._settle(flow)
         self._commit(flow)
@@ -352,10 +357,6 @@ class Pipeline:
         for flow in self.table.promote(slots):
             if not flow.settled:
                 self._unsettled[flow.uid] = flow
-
-    def end_flow(self, flow: FlowState, reason: EndReason) -> None:
-        """End a flow that is no longer in the table (a light flow's last word)."""
-        self._end(flow, reason)
 
     def _account_devices(self, flow: FlowState) -> None:
         """Per-host totals for the report: every closed-network end of the flow."""

@@ -78,6 +78,18 @@ class DeviceBook:
             self.devices[ip] = dev
         return dev
 
+    @property
+    def full(self) -> bool:
+        """Whether a new host outside the inventory would be counted as ``other``."""
+        return self._tracked >= self.max_devices
+
+    def overflow_many(self, ips: list[str]) -> tuple[str, str]:
+        """Count hosts known to be outside the inventory while the book is full; their
+        (device, vendor) labels."""
+        self._other()
+        self.overflow.add_many(ips)
+        return OTHER_LABEL, UNKNOWN
+
     def _other(self) -> DeviceSummary:
         other = self.devices.get(OTHER_LABEL)
         if other is None:

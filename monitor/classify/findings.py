@@ -3,10 +3,12 @@
 A camera that scans the internet opens a million flows; the auditor needs one line that
 says so, not a million. Flows with the same key merge into one finding that counts them
 (``flows``, summed packets and bytes, first and last time, answered if any was). Per
-device and kind at most ``max_findings`` keys get findings of their own; flows with
-further keys fold into one summary finding for that device and kind (``peer`` null,
+device and kind at most ``max_findings`` keys, and per kind at most ``max_per_kind`` keys
+over all devices, get findings of their own; flows with further keys fold into one
+summary finding for their device and kind (``peer`` null,
 ``peers`` and ``ports`` counted, a few ``sample_peers``), whose evidence says "scan of N
-outside addresses". Memory is bounded by devices x kinds x (max_findings + 1).
+outside addresses". Memory is bounded by kinds x max_per_kind plus one summary per
+device and kind.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ Key = tuple[str, str, str | None, int | None, str]  # device, kind, peer, peer_p
 PROTO_NUMBERS = {"tcp": 6, "udp": 17}
 DeviceKind = tuple[str, str]
 MAX_FINDINGS = 256  # per device and kind, before further peers fold into a summary
+MAX_PER_KIND = 4096  # per kind over all devices, likewise
 SAMPLE_PEERS = 5
 
 
@@ -46,9 +49,11 @@ class FindingBook:
     """The findings of a run, aggregated by key and bounded per device and kind."""
 
     max_findings: int = MAX_FINDINGS
+    max_per_kind: int = MAX_PER_KIND
     _entries: dict[Key, Finding] = field(default_factory=dict)
     _bases: dict[Key, str] = field(default_factory=dict)  # evidence without its tail
     _per_device_kind: dict[DeviceKind, int] = field(default_factory=dict)
+    _per_kind: dict[str, int] = field(default_factory=dict)
     _summaries: dict[DeviceKind, _Summary] = field(default_factory=dict)
     # own keys with an IPv4 peer, packed as peer << 24 | port << 8 | proto (add_rows)
     _packed: dict[DeviceKind, dict[int, Key]] = field(default_factory=dict)
@@ -65,8 +70,9 @@ class FindingBook:
             _merge(have, f)
             return have
         dk = (f.device, f.kind.value)
-        if self._per_device_kind.get(dk, 0) < self.max_findings:
+        if self._room(dk) > 0:
             self._per_device_kind[dk] = self._per_device_kind.get(dk, 0) + 1
+            self._per_kind[dk[1]] = self._per_kind.get(dk[1], 0) + 1
             entry = dataclasses.replace(f)
             self._entries[key] = entry
             self._bases[key] = _base(f)
@@ -150,7 +156,7 @@ class FindingBook:
                                float(first[j]), float(last[j]), bool(yes[j]))  # fmt: skip
         new = np.flatnonzero(~known)
         new = new[np.argsort(first[new], kind="stable")]
-        room = max(self.max_findings - self._per_device_kind.get(dk, 0), 0)
+        room = self._room(dk)
         for j in new[:room].tolist():
             entry = self.add(describe(int(earliest[j])))
             entry.flows, entry.packets, entry.bytes = 0, 0, 0
@@ -160,6 +166,12 @@ class FindingBook:
         if rest.size:
             self._fold_rows(dk, rest, uniq, flows, total_packets, total_bytes, first, last, yes,
                             earliest, describe)  # fmt: skip
+
+    def _room(self, dk: DeviceKind) -> int:
+        """How many more keys of ``dk`` may get findings of their own."""
+        per_device = self.max_findings - self._per_device_kind.get(dk, 0)
+        per_kind = self.max_per_kind - self._per_kind.get(dk[1], 0)
+        return max(min(per_device, per_kind), 0)
 
     @staticmethod
     def _merge_counts(
@@ -238,7 +250,8 @@ class FindingBook:
         verb = "from" if kind == FindingKind.INBOUND else "of"
         s.evidence = (
             f"{device}: scan {verb} {s.peers:,} {addresses} on {s.ports:,} ports, beyond the "
-            f"{self.max_findings} findings kept per device and kind; "
+            f"findings kept per device and kind ({self.max_findings}) or per kind "
+            f"({self.max_per_kind:,}); "
             f"{evidence_tail(s.answered, s.flows, s.packets, s.bytes)}"
         )
         return s
@@ -251,6 +264,7 @@ class FindingBook:
         self._entries.clear()
         self._bases.clear()
         self._per_device_kind.clear()
+        self._per_kind.clear()
         self._summaries.clear()
 
 

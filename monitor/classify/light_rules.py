@@ -67,6 +67,8 @@ class LightRules:
     _never: tuple[U64, U64] = field(init=False)
     _known: U64 = field(init=False)
     _vendor_port: Bool = field(init=False)
+    _inventory_hosts: U64 = field(init=False)
+    _inventory_nets: tuple[U64, U64] = field(init=False)
     _allow: list[tuple[tuple[U64, U64], tuple[U64, U64], tuple[tuple[int, int], ...]]] = field(
         init=False
     )
@@ -80,6 +82,10 @@ class LightRules:
         ports[list(SLOW_PATH_PORTS)] = True
         ports[list(_RESOLVER_PORTS)] = True
         self._vendor_port = ports
+        hosts = [d.ip for d in self.policy.devices if d.ip is not None and "." in d.ip]
+        self._inventory_hosts = np.asarray([int(ipaddress.IPv4Address(h)) for h in hosts],
+                                           dtype=np.uint64)  # fmt: skip
+        self._inventory_nets = _nets([d.network for d in self.policy.devices if d.ip is None])
         self._allow = [
             (_nets([r.src]), _nets([r.dst]), r.ports)
             for r in self.policy.allow
@@ -99,6 +105,10 @@ class LightRules:
             named = self.names.v4
             ok &= np.fromiter((p not in named for p in peer.tolist()), np.bool_, peer.shape[0])
         return ok
+
+    def in_inventory(self, addrs: U64) -> Bool:
+        """Addresses the site inventory lists (as a host or inside a range)."""
+        return np.isin(addrs, self._inventory_hosts) | _within(addrs, self._inventory_nets)
 
     def named(self, peers: U64) -> Bool:
         """Peers a DNS answer has named since (such flows leave the light path)."""

@@ -41,7 +41,7 @@ _TOP_KEYS = dict(
     mirror=False,
     limits=False,
 )
-_LIMIT_KEYS = {"devices": False, "findings_per_device": False}
+_LIMIT_KEYS = {"devices": False, "findings_per_device": False, "findings_per_kind": False}
 _MIRROR_KEYS = {"vxlan_ports": False, "geneve_ports": False}
 _TEXT_FIELDS = ("mac", "name", "vendor", "model", "role", "firmware", "serial")
 _DEVICE_KEYS = dict.fromkeys(("ip", "cidr", *_TEXT_FIELDS), False)

@@ -80,6 +80,7 @@ class Limits:
 
     devices: int = 1024  # hosts outside the inventory tracked one by one; then "other"
     findings_per_device: int = 256  # findings per device and kind; then one summary
+    findings_per_kind: int = 4096  # findings per kind over all devices; then summaries
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +234,8 @@ def describe_policy(policy: Policy) -> str:
         out.append(f"  {fmt_net(r.src)} -> {fmt_net(r.dst)}  proto {r.proto}  {ports}")
     out.append(
         f"\nlimits: {p.limits.devices:,} devices besides the inventory, then 'other'; "
-        f"{p.limits.findings_per_device:,} findings per device and kind, then a summary"
+        f"{p.limits.findings_per_device:,} findings per device and kind and "
+        f"{p.limits.findings_per_kind:,} per kind, then a summary per device and kind"
     )
     out.append("\nmirror tunnels decapsulated: GRE, ERSPAN I/II/III, IP-in-IP, VXLAN, Geneve")
     vxlan = ", ".join(map(str, sorted({4789, *p.mirror.vxlan})))

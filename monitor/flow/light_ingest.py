@@ -237,9 +237,10 @@ class LightIngest:
         return out
 
     def _evict_for(self, need: int, result: BatchResult) -> None:
-        """Make room for ``need`` new flows: the least recently active go first (at least
-        1 % of the table, like :meth:`_evict`), light rows and FlowStates alike."""
-        count = max(need, len(self) // 50, 1)
+        """Make room for ``need`` new flows: the least recently active go first, light rows
+        and FlowStates alike, at least 5 % of the table at once (a flood fills the table
+        every batch; evicting in chunks keeps the cost per flow low)."""
+        count = max(need, len(self) // 20, 1)  # 5 %: a flood evicts every few batches
         light = self.light
         live = light.live_slots()
         last = light["last_ts"][live]
