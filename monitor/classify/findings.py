@@ -265,6 +265,7 @@ class FindingBook:
         self._bases.clear()
         self._per_device_kind.clear()
         self._per_kind.clear()
+        self._packed.clear()
         self._summaries.clear()
 
 

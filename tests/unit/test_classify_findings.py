@@ -153,3 +153,23 @@ def test_a_scan_of_50k_flows_is_a_bounded_report_with_the_flows_totals() -> None
     assert len(summaries) == 16 and all(f.kind == FindingKind.EGRESS for f in summaries)
     result = AuditResult("s", [], pipe.packets, pipe.bytes, pipe.flow_count, [], found, [])
     assert len(json.dumps(report_dict(result))) < 5_000_000
+
+
+def test_rows_after_a_clear_start_afresh() -> None:
+    """Live clears the book every second; a flood's rows must not find stale keys (the
+    sensor died with a KeyError when the packed index outlived a clear)."""
+    book = FindingBook()
+    rows = {
+        "peers": np.asarray([3325256711], dtype=np.uint64),  # 198.51.100.7
+        "ports": np.asarray([443]),
+        "first_ts": np.asarray([1.0]),
+        "last_ts": np.asarray([2.0]),
+        "packets": np.asarray([1]),
+        "sizes": np.asarray([60]),
+        "answered": np.asarray([False]),
+    }
+    for _ in range(2):
+        book.add_rows(device=CAM, kind=FindingKind.EGRESS, describe=lambda i: finding(), **rows)
+        (f,) = book.findings()
+        assert f.flows == 1
+        book.clear()
