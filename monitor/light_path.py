@@ -48,10 +48,14 @@ class LightPath:
         return self.pipe.table.light
 
     # -- per batch --------------------------------------------------------------------------
-    def on_batch(self, new: I64, touched: I64, now: float) -> None:
-        """Classify new rows, settle the decided ones, count the settled ones."""
+    def classify(self, new: I64) -> None:
+        """Verdicts and labels of rows the batch created (before any of them can end: a
+        full table may evict rows of the very batch that made them)."""
         if new.size:
             self._classify(new)
+
+    def on_batch(self, touched: I64, now: float) -> None:
+        """Settle the decided rows among those the batch touched, count the settled ones."""
         if not touched.size:
             return
         c = self.light.cols

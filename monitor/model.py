@@ -346,6 +346,7 @@ class AuditResult:
     mirror_sessions: list[MirrorSession] = field(default_factory=list)
     decode_errors: dict[str, int] = field(default_factory=dict)  # layer -> frames
     devices_overflow: int = 0  # hosts beyond the device limit, counted as device "other"
+    flow_evictions: int = 0  # flows ended early because the flow table was full
     readable: bool = True  # False when not a single input could be opened as a capture
 
     @property

@@ -132,6 +132,7 @@ class Pipeline:
         if d.tunnel.any():
             self.mirror.add(d)
         result = self.table.ingest(d)
+        self.light_path.classify(result.light_new)
         for slots, reason in result.light_ended:
             self.light_path.end(slots, reason)
         for flow, reason in result.ended:
@@ -157,7 +158,7 @@ class Pipeline:
         for flow in touched:
             if flow.settled:
                 self._raise_findings(flow)
-        self.light_path.on_batch(result.light_new, result.light_touched, now)
+        self.light_path.on_batch(result.light_touched, now)
         self.tick(now)
         self.last_result = result
 

@@ -71,6 +71,7 @@ def run_replay(
         mirror_sessions=pipe.mirror.summary(),
         decode_errors=dict(pipe.counters.decode_errors),
         devices_overflow=pipe.devices.overflow.count(),
+        flow_evictions=pipe.table.evictions,
         readable=source.any_readable,
     )
     return ReplayRun(result, pipe, linktypes)

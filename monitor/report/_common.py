@@ -135,6 +135,11 @@ def caveats(result: AuditResult) -> list[str]:
         )
     if result.packets == 0:
         notes.append("No packets were read: a clean verdict here proves nothing.")
+    if result.flow_evictions:
+        notes.append(
+            f"{plural(result.flow_evictions, 'flow')} ended early because the flow table was "
+            "full; a flow that went on was counted again as a new flow."
+        )
     if result.devices_overflow:
         notes.append(
             f"{plural(result.devices_overflow, 'further host')} beyond the device limit "

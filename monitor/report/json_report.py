@@ -50,6 +50,7 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
             "mirror_sessions": [m.to_json() for m in result.mirror_sessions],
             "decode_errors": {k: int(v) for k, v in sorted(result.decode_errors.items())},
             "devices_overflow": int(result.devices_overflow),
+            "flow_evictions": int(result.flow_evictions),
         },
     }
 

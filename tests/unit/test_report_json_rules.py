@@ -125,8 +125,10 @@ def test_coverage_names_the_mirror_sessions_and_the_frames_not_read() -> None:
         ],
         "decode_errors": {"ip": 2, "tunnel": 3},  # by layer name
         "devices_overflow": 0,
+        "flow_evictions": 0,
     }
     assert list(coverage["decode_errors"]) == ["ip", "tunnel"]
-    result.devices_overflow = 7
+    result.devices_overflow, result.flow_evictions = 7, 12
     assert report_dict(result)["coverage"]["devices_overflow"] == 7
+    assert report_dict(result)["coverage"]["flow_evictions"] == 12
     assert all(type(v) is int for v in coverage["decode_errors"].values())
