@@ -41,7 +41,9 @@ class LightPath:
     rules: LightRules
     labels: list[tuple[str, str]] = field(default_factory=list)  # label id -> labels
     _label_ids: dict[tuple[str, str], int] = field(default_factory=dict)
-    _device_label: dict[int, int] = field(default_factory=dict)  # device address -> id
+    # device address -> label id, as sorted arrays (a batch's lookups: one searchsorted)
+    _label_keys: npt.NDArray[np.uint64] = field(default_factory=lambda: np.zeros(0, np.uint64))
+    _label_vals: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def light(self) -> LightFlows:
@@ -81,10 +83,13 @@ class LightPath:
 
     def _labels_of(self, devices: npt.NDArray[np.uint64]) -> I64:
         """Label ids (device, vendor label values) of device addresses."""
-        unique, inverse = np.unique(devices, return_inverse=True)
-        cache = self._device_label
-        get = cache.get
-        ids = np.fromiter((get(a, -1) for a in unique.tolist()), np.int64, unique.shape[0])
+        unique, inverse = np.unique(devices, return_inverse=True)  # sorted
+        keys, n = self._label_keys, self._label_keys.shape[0]
+        ids = np.full(unique.shape[0], -1, dtype=np.int64)
+        if n:
+            pos = np.minimum(np.searchsorted(keys, unique), n - 1)
+            hit = keys[pos] == unique
+            ids[hit] = self._label_vals[pos[hit]]
         missing = np.flatnonzero(ids < 0)
         if missing.size:
             ids[missing] = self._new_labels(unique[missing])
@@ -101,10 +106,12 @@ class LightPath:
             out[crowd] = self._label_id(book.overflow_many(texts))
         for j in np.flatnonzero(~crowd).tolist():
             out[j] = self._label_id(book.labels(v4_text(int(addrs[j]))))
-        cache = self._device_label
-        if len(cache) + addrs.shape[0] > LABEL_CACHE_MAX:
-            cache.clear()
-        cache.update(zip(addrs.tolist(), out.tolist(), strict=True))  # "other" stays other
+        if self._label_keys.shape[0] + addrs.shape[0] > LABEL_CACHE_MAX:
+            self._label_keys = np.zeros(0, np.uint64)
+            self._label_vals = np.zeros(0, np.int64)
+        at = np.searchsorted(self._label_keys, addrs)  # addrs are sorted (np.unique)
+        self._label_keys = np.insert(self._label_keys, at, addrs)  # "other" stays other
+        self._label_vals = np.insert(self._label_vals, at, out)
         return out
 
     def _label_id(self, labels: tuple[str, str]) -> int:
@@ -117,7 +124,7 @@ class LightPath:
     def settle_due(self, now: float) -> None:
         """Settle the rows that waited ``settle_seconds`` for their verdict."""
         light = self.light
-        if not light.index:
+        if not len(light):
             return
         live = light.live_slots()
         waiting = live[~light["settled"][live]]
@@ -311,8 +318,10 @@ class LightPath:
             name = OTHER_LABEL if other[first] else v4_text(int(device[first]))
             kind = KIND_OF[int(verdict[first])]
             if part.size < FEW_ROWS:  # cheaper one by one, as the FlowState path does
+                book = self.pipe.findings
                 for s in rows.tolist():
-                    self.pipe.findings.add(self._one(s, name, kind))
+                    if not book.fold_if_full(self._bare(s, name, kind)):
+                        book.add(self._one(s, name, kind))
                 continue
             self.pipe.findings.add_rows(
                 device=name,
@@ -326,6 +335,21 @@ class LightPath:
                 answered=self.light.answered(rows),
                 describe=lambda i, rows=rows, name=name, kind=kind: self._one(rows[i], name, kind),
             )
+
+    def _bare(self, slot: int, device: str, kind: FindingKind) -> Finding:
+        """Row ``slot``'s finding without its words, for folding into a summary."""
+        c = self.light.cols
+        dev_orig = bool(c["dev_orig"][slot])
+        peer = int(c["resp_addr"][slot] if dev_orig else c["orig_addr"][slot])
+        return Finding(
+            kind=kind, device=device, peer=v4_text(peer), peer_port=int(c["resp_port"][slot]),
+            proto="tcp", peer_name=None, vendor=None, endpoint=None,
+            answered=bool(self.light.answered(np.asarray([slot]))[0]),
+            first_ts=float(c["first_ts"][slot]), last_ts=float(c["last_ts"][slot]),
+            packets=int(c["orig_pkts"][slot] + c["resp_pkts"][slot]),
+            bytes=int(c["orig_bytes"][slot] + c["resp_bytes"][slot]), evidence="",
+            flow_uid=f"F{int(c['uid'][slot]):08d}",
+        )  # fmt: skip
 
     def _one(self, slot: int, device: str | None, kind: FindingKind) -> Finding:
         """The finding of one row, as the FlowState path words it (``device`` replaces the

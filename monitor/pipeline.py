@@ -310,7 +310,7 @@ class Pipeline:
             if flow.settled:
                 self._commit(flow)
         light = self.table.light
-        if light.index:
+        if len(light):
             live = light.live_slots()
             self.light_path.commit(live[light["settled"][live]])
         c = self.counters

@@ -167,6 +167,22 @@ class FindingBook:
             self._fold_rows(dk, rest, uniq, flows, total_packets, total_bytes, first, last, yes,
                             earliest, describe)  # fmt: skip
 
+    def fold_if_full(self, f: Finding) -> bool:
+        """Fold ``f`` into its summary when it could not get a finding of its own anyway
+        (no room, no finding for its key, a summary exists); False when it needs
+        :meth:`add` (then ``f`` need not be worded: the summary words itself)."""
+        dk = (f.device, f.kind.value)
+        if dk not in self._summaries or self._room(dk) > 0:
+            return False
+        if (f.device, f.kind.value, f.peer, f.peer_port, f.proto) in self._entries:
+            return False
+        self._fold(dk, f)
+        return True
+
+    def room(self, device: str, kind: FindingKind) -> int:
+        """How many more keys of this device and kind may get findings of their own."""
+        return self._room((device, kind.value))
+
     def _room(self, dk: DeviceKind) -> int:
         """How many more keys of ``dk`` may get findings of their own."""
         per_device = self.max_findings - self._per_device_kind.get(dk, 0)

@@ -6,9 +6,11 @@ ports alone. The flow table keeps those flows here, one row per flow, created, c
 ended per batch with numpy; the moment a light flow shows payload it is *promoted* to a
 :class:`~monitor.flow.state.FlowState` and goes on like any other flow.
 
-Rows are slots in preallocated columns (grown by doubling); ``index`` maps a flow key to
-its slot. A flow that ends is first *detached* (its key may start a new flow in the same
-batch) and its slot is freed once the pipeline has accounted for it.
+Rows are slots in preallocated columns (grown by doubling). The index from flow key to
+slot is two sorted arrays (keys, slots): a batch's lookups are one ``searchsorted``, its
+inserts and removals one ``np.insert``/``np.delete``, with no Python per flow. A flow that
+ends is first *detached* (its key may start a new flow in the same batch) and its slot is
+freed once the pipeline has accounted for it.
 """
 
 from __future__ import annotations
@@ -59,8 +61,9 @@ class LightFlows:
     """Flows as columns: see the module docstring."""
 
     capacity: int = 4096
-    index: dict[int, int] = field(default_factory=dict)
     cols: dict[str, np.ndarray] = field(default_factory=dict)
+    _keys: npt.NDArray[np.uint64] = field(default_factory=lambda: np.zeros(0, np.uint64))
+    _slots: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
     _free: list[int] = field(default_factory=list)
     _used: int = 0  # slots ever handed out (the high-water mark)
 
@@ -68,17 +71,21 @@ class LightFlows:
         self.cols = {name: np.zeros(self.capacity, dtype=t) for name, t in COLUMNS.items()}
 
     def __len__(self) -> int:
-        return len(self.index)
+        return int(self._keys.shape[0])
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.cols[name]
 
     def slots_of(self, keys: npt.NDArray[np.uint64]) -> I64:
         """The slot of each key, -1 for keys without a light flow."""
-        if not self.index:
+        n = self._keys.shape[0]
+        if not n:
             return np.full(keys.shape[0], -1, dtype=np.int64)
-        get = self.index.get
-        return np.fromiter((get(k, -1) for k in keys.tolist()), np.int64, keys.shape[0])
+        order = np.argsort(keys)  # sorted needles: searchsorted walks the index in order
+        pos = np.empty(keys.shape[0], dtype=np.int64)
+        pos[order] = np.searchsorted(self._keys, keys[order])
+        np.minimum(pos, n - 1, out=pos)
+        return np.where(self._keys[pos] == keys, self._slots[pos], -1)
 
     def allocate(self, keys: npt.NDArray[np.uint64]) -> I64:
         """Fresh slots for new flows with these keys (columns zeroed, verdict unset)."""
@@ -95,7 +102,10 @@ class LightFlows:
         self.cols["key"][slots] = keys
         self.cols["verdict"][slots] = UNCLASSIFIED
         self.cols["live"][slots] = True
-        self.index.update(zip(keys.tolist(), slots.tolist(), strict=True))
+        order = np.argsort(keys, kind="stable")
+        at = np.searchsorted(self._keys, keys[order])
+        self._keys = np.insert(self._keys, at, keys[order])
+        self._slots = np.insert(self._slots, at, slots[order])
         return slots
 
     def _grow(self, need: int) -> None:
@@ -110,12 +120,14 @@ class LightFlows:
 
     def detach(self, slots: I64) -> None:
         """Forget the keys of these slots (the rows stay readable until :meth:`free`)."""
-        index = self.index
         live = self.cols["live"]
         slots = slots[live[slots]]
+        if not slots.size:
+            return
         live[slots] = False
-        for key in self.cols["key"][slots].tolist():
-            del index[key]
+        at = np.searchsorted(self._keys, np.sort(self.cols["key"][slots]))
+        self._keys = np.delete(self._keys, at)
+        self._slots = np.delete(self._slots, at)
 
     def free(self, slots: I64) -> None:
         """Give detached slots back for reuse."""

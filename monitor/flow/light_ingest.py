@@ -124,7 +124,11 @@ class LightIngest:
         idx = np.flatnonzero(cand)
         if idx.size and self.flows:
             flows = self.flows
-            known = np.fromiter((k in flows for k in g.keys[idx].tolist()), np.bool_, idx.size)
+            if len(flows) < 4 * idx.size:  # few FlowStates (a flood): one vectorised test
+                known = np.isin(g.keys[idx], np.fromiter(flows, np.uint64, len(flows)))
+            else:
+                keys = g.keys[idx].tolist()
+                known = np.fromiter((k in flows for k in keys), np.bool_, idx.size)
             idx = idx[~known]
         if not idx.size:
             return
@@ -265,7 +269,7 @@ class LightIngest:
         caller when it wants interim records; otherwise it simply goes on.
         """
         light = self.light
-        if not light.index:
+        if not len(light):
             return []
         s = self.settings
         live = light.live_slots()
@@ -280,7 +284,7 @@ class LightIngest:
     def active_light(self, now: float) -> I64:
         """Light flows past the active timeout."""
         light = self.light
-        if not light.index:
+        if not len(light):
             return _NO_SLOTS
         live = light.live_slots()
         return live[now - light["first_ts"][live] > self.settings.active_timeout]

@@ -69,7 +69,7 @@ class FlowTable(LightIngest):
         g = group_batch(d)
         result = BatchResult(new, pending, ended, [None] * len(g), g.frame_group, head_mask,
                              g.frame_low)  # fmt: skip
-        heavy = self._light_groups(d, g, result) if (self.light_gate or self.light.index) else None
+        heavy = self._light_groups(d, g, result) if (self.light_gate or len(self.light)) else None
         limit = self.settings.head_packets
         idle = self.settings.idle_timeout
         flows = self.flows
@@ -141,7 +141,7 @@ class FlowTable(LightIngest):
             del self.flows[key]
             ended.append((flow, EndReason.IDLE_TIMEOUT if not flow.closed else EndReason.TCP_CLOSE))
         if len(self) >= self.settings.max_flows:
-            if self.light.index:
+            if len(self.light):
                 self._evict_for(1, result)
             else:
                 ended.extend((f, EndReason.EVICTED) for f in self._evict())
