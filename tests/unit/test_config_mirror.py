@@ -56,3 +56,46 @@ def test_errors_name_file_line_and_key(tmp_path: Path, body: str, fragment: str)
 def test_check_config_says_which_tunnels_are_removed(tmp_path: Path) -> None:
     text = describe_policy(load(tmp_path, "mirror: {vxlan_ports: [8472]}\n"))  # type: ignore[arg-type]
     assert "VXLAN on UDP 4789, 8472; Geneve on UDP 6081" in text
+
+
+def test_limits_are_read_and_default(tmp_path: Path) -> None:
+    from monitor.config import Limits
+
+    assert load(tmp_path, "").limits == Limits(1024, 256, 4096)  # type: ignore[attr-defined]
+    got = load(tmp_path, "limits: {devices: 7, findings_per_device: 3, findings_per_kind: 9}\n")
+    assert got.limits == Limits(devices=7, findings_per_device=3, findings_per_kind=9)  # type: ignore[attr-defined]
+    text = describe_policy(got)  # type: ignore[arg-type]
+    assert "limits: 7 devices besides the inventory, then 'other'" in text
+    assert "3 findings per device and kind and 9 per kind" in text
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("limits: {devices: 0}\n", "site.yaml:3: limits.devices: '0' is not a whole number from 1"),
+        ("limits: {devices: -4}\n", "limits.devices: '-4' is not a whole number from 1"),
+        ("limits: {findings_per_kind: many}\n", "limits.findings_per_kind: 'many' is not a whole"),
+        ("limits: {findings_per_device: 2.5}\n", "limits.findings_per_device: '2.5' is not a"),
+        ("limits: {findings_per_device: '12'}\n", "limits.findings_per_device: '12' is not a"),
+        ("limits: {device: 5}\n", "limits.device: unknown key (did you mean 'devices'?)"),
+        ("limits: [5]\n", "site.yaml:3: limits: limits must be a mapping"),
+    ],
+)
+def test_limit_errors_name_file_line_and_key(tmp_path: Path, body: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, body)
+    assert fragment in str(info.value)
+
+
+def test_limit_errors_are_reported_with_the_others(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, "limits: {devices: 0, findings_per_kind: 0}\nmirror: {vxlan: [1]}\n")
+    lines = str(info.value).splitlines()
+    assert len(lines) == 3 and all("site.yaml:" in line for line in lines)
+
+
+def test_a_limit_of_one_is_allowed(tmp_path: Path) -> None:
+    from monitor.config import Limits
+
+    got = load(tmp_path, "limits: {devices: 1, findings_per_device: 1, findings_per_kind: 1}\n")
+    assert got.limits == Limits(1, 1, 1)  # type: ignore[attr-defined]

@@ -99,3 +99,15 @@ def test_a_capture_starting_at_the_outside_syn_ack_is_egress_from_the_camera(
     assert finding.kind == FindingKind.EGRESS
     assert (finding.device, finding.peer, finding.peer_port) == (camera, outside, 50001)
     assert finding.answered
+
+
+def test_the_rule_is_applied_per_flow_within_one_batch() -> None:
+    """Two flows in one batch, decided by different branches (SYN-ACK, then ports)."""
+    cam, out = ADDRESS_PAIRS["v4"]
+    frames = _frames("v4", cam, out, [("s", "SA", b"")], (50049, 50001))
+    frames += _frames("v4", cam, "203.0.113.5", [("s", "PA", b"x")], (50050, 443))
+    frames += _frames("v4", "203.0.113.6", cam, [("c", "S", b"")], (40000, 554))
+    table = FlowTable()
+    table.ingest(decode_batch(batch_of(frames)))
+    got = sorted((f.orig_addr, f.resp_port) for f in table.flows.values())
+    assert got == sorted([(cam, 50001), (cam, 443), ("203.0.113.6", 554)])

@@ -102,3 +102,23 @@ def test_address_text(decoded) -> None:  # type: ignore[no-untyped-def]
     l3 = int(decoded.l3[10])
     assert address_text(data, l3, 6, source=True) == CAM6
     assert address_text(data, l3, 6, source=False) == OUT6
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("10.20.1.11", 0x0A14010B), ("0.0.0.0", 0), ("255.255.255.255", 0xFFFFFFFF),
+     ("198.51.100.7", 3325256711)],
+)  # fmt: skip
+def test_v4_text_and_int_are_inverse(text: str, number: int) -> None:
+    from monitor.flow.key import v4_int, v4_text
+
+    assert v4_int(text) == number
+    assert v4_text(number) == text
+
+
+@pytest.mark.parametrize("text", ["", None, "10.20.1", "10.20.1.11.5", "fd00::1", "a.b.c.d",
+                                  "10.20.1.x", "1.2.3."])  # fmt: skip
+def test_v4_int_is_none_for_anything_else(text: str | None) -> None:
+    from monitor.flow.key import v4_int
+
+    assert v4_int(text) is None

@@ -18,7 +18,6 @@ import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
-from bench.make_flood import flood
 from monitor.classify.catalog import load_catalog
 from monitor.config import Policy, default_policy, load_policy
 from monitor.pipeline import Pipeline, PipelineSettings
@@ -85,6 +84,8 @@ def _run(frames: np.ndarray, light: bool, policy: Policy | None = None) -> Pipel
 
 
 def test_a_scan_counts_and_finds_the_same_as_the_flowstate_path() -> None:
+    from bench.make_flood import flood  # here: make mutation runs without bench/
+
     frames = flood(30_000, 0x0A140001 + np.arange(16, dtype=np.uint64), np.random.default_rng(5))
     heavy, light = _run(frames, False), _run(frames, True)
     for name in COUNTERS:
@@ -141,3 +142,20 @@ def test_a_settled_light_flow_that_shows_payload_later_keeps_its_finding() -> No
         pipe.finish()
         (finding,) = pipe.findings.findings()
         assert (finding.kind.value, finding.packets, finding.flows) == ("egress", 3, 1), light
+
+
+def test_a_full_table_evicts_one_light_row_for_a_new_full_flow() -> None:
+    """Light rows fill a table of 10; a flow with payload needs one place, and the least
+    recently active row makes it (heavy eviction takes 1 % or one flow)."""
+    from monitor.flow.table import FlowSettings
+
+    settings = PipelineSettings(flows=FlowSettings(max_flows=10), light_flows=True)
+    pipe = Pipeline(default_policy(), load_catalog(), settings)
+    syns = [_tcp("10.20.1.11", f"198.51.100.{i}", 50000 + i, 8443, "S") for i in range(10)]
+    pipe.process(batch_of(syns, [1.7e9 + i for i in range(10)]))
+    assert len(pipe.table.light) == 10 and pipe.table.evictions == 0
+    data = _tcp("10.20.1.11", "203.0.113.9", 50100, 8443, "PA", b"hello")
+    pipe.process(batch_of([data], [1.7e9 + 20]))
+    assert pipe.table.evictions == 1
+    assert (len(pipe.table.light), len(pipe.table.flows)) == (9, 1)
+    assert pipe.flow_count == 11
