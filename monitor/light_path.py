@@ -22,7 +22,7 @@ from monitor.classify.devices import OTHER_LABEL, OUTSIDE_LABEL
 from monitor.classify.evidence import make_finding, make_record
 from monitor.classify.light_rules import EGRESS, INBOUND, INTERNAL, VERDICTS, LightRules
 from monitor.flow.key import v4_text
-from monitor.flow.light import LightFlows
+from monitor.flow.light import LightFlows, max_by, tally_pairs
 from monitor.flow.state import FlowState
 from monitor.model import EndReason, Finding, FindingKind
 
@@ -151,7 +151,7 @@ class LightPath:
         c["settled"][slots] = True
         verdict, label = c["verdict"][slots], c["label"][slots]
         counters = self.pipe.counters
-        for (lid, code), n in _tally(label, verdict).items():
+        for (lid, code), n in tally_pairs(label, verdict).items():
             dev, vendor = self.labels[lid]
             counters.flows[(dev, vendor, VERDICTS[code].value)] += n
         self.commit(slots)
@@ -160,7 +160,7 @@ class LightPath:
             return
         c["flagged"][flagged] = True
         fv, fl = c["verdict"][flagged], c["label"][flagged]
-        for (lid, code), n in _tally(fl, fv).items():
+        for (lid, code), n in tally_pairs(fl, fv).items():
             dev, vendor = self.labels[lid]
             counters.findings[(dev, vendor, KIND_OF[code].value)] += n
         if self.pipe.on_finding is not None:
@@ -208,7 +208,7 @@ class LightPath:
             counters.bytes[(*base, "in")] += int(sums[2][j])
         seen = sent > 0
         if seen.any():
-            for lid, ts in _max_by(label[seen], last[seen]).items():
+            for lid, ts in max_by(label[seen], last[seen]).items():
                 dev = self.labels[lid][0]
                 if dev != OUTSIDE_LABEL and counters.device_last_seen.get(dev, 0.0) < ts:
                     counters.device_last_seen[dev] = ts
@@ -388,17 +388,3 @@ class LightPath:
         if c["flagged"][slot]:
             flow.finding_kinds = [KIND_OF[code].value]
             flow.finding_details = [(None, None)]
-
-
-def _tally(a: I64, b: I64) -> dict[tuple[int, int], int]:
-    """How often each (a, b) pair occurs."""
-    key = a * 4 + b
-    uniq, counts = np.unique(key, return_counts=True)
-    return {(k // 4, k % 4): int(n) for k, n in zip(uniq.tolist(), counts.tolist(), strict=True)}
-
-
-def _max_by(key: I64, value: npt.NDArray[np.float64]) -> dict[int, float]:
-    uniq, inverse = np.unique(key, return_inverse=True)
-    out = np.full(uniq.size, -np.inf)
-    np.maximum.at(out, inverse.reshape(-1), value)
-    return dict(zip(uniq.tolist(), out.tolist(), strict=True))

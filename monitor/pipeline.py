@@ -101,8 +101,7 @@ class Pipeline:
         self.on_finding = on_finding
         self.records: list[FlowRecord] = []
         self.findings = FindingBook(limits.findings_per_device, limits.findings_per_kind)
-        # flagged flows' (key, first, last) for evidence; light flows add arrays of them
-        self.flagged: list[tuple[Any, Any, Any]] = []
+        self.flagged: list[tuple[Any, Any, Any]] = []  # (key, first, last); light: arrays
         self.snapshots: list[Snapshot] = []
         self.packets = 0
         self.bytes = 0

@@ -149,3 +149,18 @@ class LightFlows:
         r, pkts = c["resp_flags"][slots], c["resp_pkts"][slots]
         rejected = ((r & TCP_RST) != 0) & ((r & TCP_SYN) == 0) & (pkts <= 1)
         return (pkts > 0) & ~rejected
+
+
+def tally_pairs(a: I64, b: I64) -> dict[tuple[int, int], int]:
+    """How often each (a, b) pair occurs."""
+    key = a * 4 + b
+    uniq, counts = np.unique(key, return_counts=True)
+    return {(k // 4, k % 4): int(n) for k, n in zip(uniq.tolist(), counts.tolist(), strict=True)}
+
+
+def max_by(key: I64, value: npt.NDArray[np.float64]) -> dict[int, float]:
+    """The largest value per key."""
+    uniq, inverse = np.unique(key, return_inverse=True)
+    out = np.full(uniq.size, -np.inf)
+    np.maximum.at(out, inverse.reshape(-1), value)
+    return dict(zip(uniq.tolist(), out.tolist(), strict=True))

@@ -88,7 +88,7 @@ def test_limits_come_from_the_policy(tmp_path: Path) -> None:
         load_policy(str(path))
 
 
-def test_a_full_flow_table_shows_its_evictions_in_the_report() -> None:
+def test_a_full_flow_table_shows_its_evictions_in_the_report(tmp_path: Path) -> None:
     from monitor.flow.table import FlowSettings
     from monitor.pipeline import PipelineSettings
     from monitor.replay import run_replay
@@ -96,15 +96,12 @@ def test_a_full_flow_table_shows_its_evictions_in_the_report() -> None:
     from monitor.report.markdown import render_markdown
 
     frames = flood(5_000, 0x0A140001 + np.arange(4, dtype=np.uint64), np.random.default_rng(2))
-    path = Path(__file__).parent / "_flood_evict.pcap"
+    path = tmp_path / "flood.pcap"
     from bench.make_flood import write_pcap
 
-    try:
-        write_pcap(path, frames, 1.7e9, 5)
-        settings = PipelineSettings(flows=FlowSettings(max_flows=1_000), keep_records=False)
-        result = run_replay([str(path)], policy(), load_catalog(), settings).result
-    finally:
-        path.unlink(missing_ok=True)
+    write_pcap(path, frames, 1.7e9, 5)
+    settings = PipelineSettings(flows=FlowSettings(max_flows=1_000), keep_records=False)
+    result = run_replay([str(path)], policy(), load_catalog(), settings).result
     assert result.flow_evictions >= 4_000
     assert report_dict(result)["coverage"]["flow_evictions"] == result.flow_evictions
     assert "ended early because the flow table was full" in render_markdown(result)
