@@ -54,6 +54,12 @@ COLUMNS: dict[str, type] = {
     "c_resp_bytes": np.int64,
 }
 TCP_FIN, TCP_SYN, TCP_RST = 0x01, 0x02, 0x04
+# columns a new row must start from zero (the flow table sets uid, times, sides, ports,
+# proto; the pipeline sets verdict, label and dev_orig when it classifies the row)
+_ZEROED = (
+    "orig_pkts", "orig_bytes", "resp_pkts", "resp_bytes", "orig_flags", "resp_flags", "settled",
+    "flagged", "c_orig_pkts", "c_orig_bytes", "c_resp_pkts", "c_resp_bytes",
+)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -97,8 +103,8 @@ class LightFlows:
             self._grow(self._used + fresh)
         slots = np.asarray(reused + list(range(self._used, self._used + fresh)), dtype=np.int64)
         self._used += fresh
-        for col in self.cols.values():
-            col[slots] = 0
+        for name in _ZEROED:  # the table writes the others right after
+            self.cols[name][slots] = 0
         self.cols["key"][slots] = keys
         self.cols["verdict"][slots] = UNCLASSIFIED
         self.cols["live"][slots] = True
