@@ -21,6 +21,7 @@ import numpy.typing as npt
 from monitor.classify.devices import OTHER_LABEL, OUTSIDE_LABEL
 from monitor.classify.evidence import make_finding, make_record
 from monitor.classify.light_rules import EGRESS, INBOUND, INTERNAL, VERDICTS, LightRules
+from monitor.classify.verdict import ALLOWED_REASON
 from monitor.flow.key import v4_text
 from monitor.flow.light import LightFlows, max_by, tally_pairs
 from monitor.flow.state import FlowState
@@ -375,7 +376,7 @@ class LightPath:
         flow.device = flow.orig_addr if dev_orig else flow.resp_addr
         flow.peer = flow.resp_addr if dev_orig else flow.orig_addr
         flow.verdict = VERDICTS[code]
-        flow.reasons = ["allowed by the site policy"] if code == INTERNAL else []
+        flow.reasons = [ALLOWED_REASON] if code == INTERNAL else []
         if not c["settled"][slot]:
             return
         flow.settled = True

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from monitor.classify.catalog import VendorCatalog
 from monitor.classify.inspector import SLOW_PATH_PORTS
 from monitor.classify.names import NameCache
+from monitor.classify.networks import V4_NEVER_OUTSIDE
 from monitor.config import Policy
 from monitor.model import Verdict
 
@@ -30,13 +31,6 @@ Bool = npt.NDArray[np.bool_]
 
 EGRESS, INBOUND, INTERNAL = 0, 1, 2  # light verdict codes
 VERDICTS = (Verdict.EGRESS, Verdict.INBOUND, Verdict.INTERNAL)
-_NEVER_OUTSIDE = (
-    "224.0.0.0/4",
-    "255.255.255.255/32",
-    "0.0.0.0/8",
-    "169.254.0.0/16",
-    "127.0.0.0/8",
-)  # fmt: skip  (networks.never_outside, IPv4)
 _RESOLVER_PORTS = (53, 853)
 
 
@@ -75,7 +69,7 @@ class LightRules:
 
     def __post_init__(self) -> None:
         self._closed = _nets(self.policy.closed_networks)
-        self._never = _nets(ipaddress.ip_network(n) for n in _NEVER_OUTSIDE)
+        self._never = _nets(ipaddress.ip_network(n) for n in V4_NEVER_OUTSIDE)
         self._known = np.unique(np.asarray(self.catalog.known_v4(), dtype=np.uint64))
         ports = np.zeros(65536, dtype=np.bool_)
         ports[self.catalog.vendor_ports("tcp")] = True

@@ -6,18 +6,15 @@ import ipaddress
 
 # (network int, mask int) per IP version. Directed broadcasts depend on the subnet, which
 # a passive sensor cannot know for sure, so only the limited broadcast is listed.
+V4_NEVER_OUTSIDE = (
+    "224.0.0.0/4",  # multicast
+    "255.255.255.255/32",  # limited broadcast
+    "0.0.0.0/8",  # "this network" (0.0.0.0 as DHCP source)
+    "169.254.0.0/16",  # link-local
+    "127.0.0.0/8",  # loopback
+)
 _V4 = tuple(
-    (int(n.network_address), int(n.netmask))
-    for n in map(
-        ipaddress.IPv4Network,
-        (
-            "224.0.0.0/4",  # multicast
-            "255.255.255.255/32",  # limited broadcast
-            "0.0.0.0/8",  # "this network" (0.0.0.0 as DHCP source)
-            "169.254.0.0/16",  # link-local
-            "127.0.0.0/8",  # loopback
-        ),
-    )
+    (int(n.network_address), int(n.netmask)) for n in map(ipaddress.IPv4Network, V4_NEVER_OUTSIDE)
 )
 _V6 = tuple(
     (int(n.network_address), int(n.netmask))

@@ -46,6 +46,7 @@ DISCOVERY_PORTS = frozenset(
 )
 SERVICE_PORTS = {53: "dns", 853: "dns", 123: "ntp", 67: "dhcp", 68: "dhcp", 514: "syslog"}
 NAME_OBSERVATIONS = ("sni", "quic_sni", "http_host")
+ALLOWED_REASON = "allowed by the site policy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ class Classifier:
         attribution = self._attribute(flow)
         if self._allowed(flow):
             flow.verdict = Verdict.INTERNAL
-            flow.reasons.append("allowed by the site policy")
+            flow.reasons.append(ALLOWED_REASON)
         elif flow.device == r and not o_local:
             flow.verdict = Verdict.INBOUND
         elif attribution.endpoint is not None:

@@ -22,6 +22,8 @@ from monitor.decode.tunnels import (
     MAX_ENCAP,
     IpColumns,
     encapsulation,
+    ethertype_from_version,
+    gather,
 )
 from monitor.model import (
     DLT_RAW_ALIASES,
@@ -104,16 +106,6 @@ class DecodedBatch:
     error: npt.NDArray[np.uint8]
 
 
-def _gather(arr: npt.NDArray[np.uint8], starts: I64, width: int) -> npt.NDArray[np.uint8]:
-    """Bytes ``arr[s : s + width]`` for every start, as an (n, width) matrix."""
-    if arr.shape[0] == 0:  # only empty frames: nothing to read (the C twin reads zeros)
-        return np.zeros((starts.shape[0], width), dtype=np.uint8)
-    idx = starts[:, None] + np.arange(width, dtype=np.int64)
-    if starts.size and (int(starts.max()) + width > arr.shape[0] or int(starts.min()) < 0):
-        np.clip(idx, 0, arr.shape[0] - 1, out=idx)  # only the bytes past the end move
-    return arr[idx]
-
-
 def _be16(cols: npt.NDArray[np.uint8], at: int) -> I64:
     return (cols[:, at].astype(np.int64) << 8) | cols[:, at + 1]
 
@@ -125,23 +117,18 @@ def _link_layer(batch: FrameBatch, arr: npt.NDArray[np.uint8]) -> tuple[I64, I64
     if lt == LINKTYPE_ETHERNET:
         return _ethernet(arr, off, batch.caplen)
     if lt == LINKTYPE_LINUX_SLL:
-        h = _gather(arr, off, 16)
+        h = gather(arr, off, 16)
         return off + 16, _be16(h, 14), batch.caplen >= 16, no_error
     if lt == LINKTYPE_LINUX_SLL2:
-        h = _gather(arr, off, 2)
+        h = gather(arr, off, 2)
         return off + 20, _be16(h, 0), batch.caplen >= 20, no_error
     if lt in (LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6, *DLT_RAW_ALIASES):
-        return off, _ethertype_from_version(arr, off), batch.caplen >= 1, no_error
+        return off, ethertype_from_version(arr, off), batch.caplen >= 1, no_error
     if lt in (LINKTYPE_NULL, LINKTYPE_LOOP):
-        return off + 4, _ethertype_from_version(arr, off + 4), batch.caplen >= 5, no_error
+        return off + 4, ethertype_from_version(arr, off + 4), batch.caplen >= 5, no_error
     if lt == LINKTYPE_PPP:
         return (*_ppp(arr, off, batch.caplen), no_error)
     return off, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.bool_), no_error
-
-
-def _ethertype_from_version(arr: npt.NDArray[np.uint8], l3: I64) -> I64:
-    version = _gather(arr, l3, 1)[:, 0] >> 4
-    return np.where(version == 4, ETH_IPV4, np.where(version == 6, ETH_IPV6, 0)).astype(np.int64)
 
 
 def _ppp_ethertype(proto: I64) -> I64:
@@ -150,37 +137,37 @@ def _ppp_ethertype(proto: I64) -> I64:
 
 def _ethernet(arr: npt.NDArray[np.uint8], off: I64, caplen: I64) -> tuple[I64, I64, Bool, U8]:
     """Ethernet II with up to eight VLAN tags (802.1Q, QinQ), then PPPoE or MPLS."""
-    h = _gather(arr, off + 12, 2)
+    h = gather(arr, off + 12, 2)
     etype = _be16(h, 0)
     l3 = off + 14
     for _ in range(MAX_VLAN):
         tagged = (etype == 0x8100) | (etype == 0x88A8) | (etype == 0x9100)
         if not tagged.any():
             break
-        inner = _be16(_gather(arr, l3 + 2, 2), 0)
+        inner = _be16(gather(arr, l3 + 2, 2), 0)
         etype = np.where(tagged, inner, etype)
         l3 = np.where(tagged, l3 + 4, l3)
     too_deep = np.isin(etype, ETH_VLAN)
     error = np.where(too_deep, ERR_VLAN, 0).astype(np.uint8)
     pppoe = etype == ETH_PPPOE
     if pppoe.any():
-        ppp = _be16(_gather(arr, l3 + 6, 2), 0)
+        ppp = _be16(gather(arr, l3 + 6, 2), 0)
         etype = np.where(pppoe, _ppp_ethertype(ppp), etype)
         l3 = np.where(pppoe, l3 + 8, l3)
     mpls = (etype == 0x8847) | (etype == 0x8848)
     if mpls.any():
         for _ in range(4):
-            bottom = (_gather(arr, l3 + 2, 1)[:, 0] & 1).astype(np.bool_)
+            bottom = (gather(arr, l3 + 2, 1)[:, 0] & 1).astype(np.bool_)
             l3 = np.where(mpls, l3 + 4, l3)
             mpls &= ~bottom
         is_mpls = np.isin(etype, ETH_MPLS)
-        etype = np.where(is_mpls, _ethertype_from_version(arr, l3), etype)
+        etype = np.where(is_mpls, ethertype_from_version(arr, l3), etype)
     return l3, etype, caplen >= 14, error
 
 
 def _ppp(arr: npt.NDArray[np.uint8], off: I64, caplen: I64) -> tuple[I64, I64, Bool]:
     """PPP with or without the ff 03 address/control bytes."""
-    h = _gather(arr, off, 4)
+    h = gather(arr, off, 4)
     has_ac = (h[:, 0] == 0xFF) & (h[:, 1] == 0x03)
     proto = np.where(has_ac, _be16(h, 2), _be16(h, 0))
     l3 = np.where(has_ac, off + 4, off + 2)
@@ -258,7 +245,7 @@ def decode_batch_numpy(batch: FrameBatch, udp_ports: U8 = DEFAULT_UDP_PORTS) -> 
     ip, l4, proto, ip_end = h.ip, h.l4, h.proto, h.ip_end
     fragment = h.fragment
     truncated_ip = (link_ok & np.isin(etype, (ETH_IPV4, ETH_IPV6))) & ~ip & (error != ERR_TUNNEL)
-    t = _gather(arr, l4, 14)
+    t = gather(arr, l4, 14)
     has_ports = ip & ~fragment & np.isin(proto, (IPPROTO_TCP, IPPROTO_UDP)) & (l4 + 4 <= frame_end)
     sport = np.where(has_ports, _be16(t, 0), 0)
     dport = np.where(has_ports, _be16(t, 2), 0)
@@ -286,7 +273,7 @@ def _ip_layer(
     arr: npt.NDArray[np.uint8], l3: I64, etype: I64, link_ok: Bool, frame_end: I64
 ) -> IpColumns:
     """The IPv4 or IPv6 header at ``l3`` (twin of ``ip_layer`` in ``_headers.c``)."""
-    h = _gather(arr, l3, 20)
+    h = gather(arr, l3, 20)
     version = (h[:, 0] >> 4).astype(np.uint8)
     v4 = link_ok & (etype == ETH_IPV4) & (version == 4) & (l3 + 20 <= frame_end)
     v6 = link_ok & (etype == ETH_IPV6) & (version == 6) & (l3 + 40 <= frame_end)
@@ -300,7 +287,7 @@ def _ip_layer(
     v6_frag = np.zeros(l3.shape[0], dtype=np.bool_)
     if v6.any():
         rows = np.flatnonzero(v6)
-        h6 = _gather(arr, l3[rows], 40)
+        h6 = gather(arr, l3[rows], 40)
         ip_end[rows] = l3[rows] + 40 + _be16(h6, 4)
         l4[rows] = l3[rows] + 40
         proto[rows] = h6[:, 6]
@@ -335,7 +322,7 @@ def _skip_ipv6_extensions(
         ext = v6 & np.isin(proto, IPV6_EXT_HEADERS)
         if not ext.any():
             break
-        e = _gather(arr, l4, 4)
+        e = gather(arr, l4, 4)
         is_frag = ext & (proto == 44)
         fragment |= is_frag & ((_be16(e, 2) & 0xFFF8) != 0)
         length = np.where(

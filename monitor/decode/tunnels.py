@@ -79,8 +79,9 @@ class Encap:
     inner: I64
 
 
-def _gather(arr: npt.NDArray[np.uint8], starts: I64, width: int) -> npt.NDArray[np.uint8]:
-    """Bytes ``arr[s : s + width]`` per start, clamped to the buffer like the C reader."""
+def gather(arr: npt.NDArray[np.uint8], starts: I64, width: int) -> npt.NDArray[np.uint8]:
+    """Bytes ``arr[s : s + width]`` for every start, as an (n, width) matrix, clamped to the
+    buffer like the C reader (which reads zeros when there are no bytes at all)."""
     if arr.shape[0] == 0:
         return np.zeros((starts.shape[0], width), dtype=np.uint8)
     idx = starts[:, None] + np.arange(width, dtype=np.int64)
@@ -90,12 +91,12 @@ def _gather(arr: npt.NDArray[np.uint8], starts: I64, width: int) -> npt.NDArray[
 
 
 def _u8(arr: npt.NDArray[np.uint8], at: I64) -> I64:
-    return _gather(arr, at, 1)[:, 0].astype(np.int64)
+    return gather(arr, at, 1)[:, 0].astype(np.int64)
 
 
 def _be(arr: npt.NDArray[np.uint8], at: I64, width: int) -> I64:
     """Big-endian unsigned integers of ``width`` bytes at every position."""
-    cols = _gather(arr, at, width).astype(np.int64)
+    cols = gather(arr, at, width).astype(np.int64)
     out = np.zeros(at.shape[0], dtype=np.int64)
     for k in range(width):
         out = (out << 8) | cols[:, k]

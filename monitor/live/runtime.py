@@ -11,6 +11,7 @@ from types import FrameType
 
 from monitor import __version__
 from monitor.capture.live import CaptureOptions
+from monitor.config import Policy
 from monitor.counters import Snapshot
 from monitor.exporter.collector import SensorInfo, build_registry
 from monitor.exporter.server import Landing, MetricsServer, serve_metrics
@@ -120,6 +121,17 @@ class SensorState:
         self.site = site
         self.reload = ReloadState(ok=True, success_ts=time.time())
         self.alerts: AlertLog | None = None
+
+    def open_alerts(self, config: LiveConfig, policy: Policy) -> AlertLog:
+        """The alert log of ``config``, bounded by ``policy``, held as ``alerts``."""
+        self.alerts = AlertLog(
+            config.alerts_path,
+            lambda: self.site,
+            config.throttle,
+            max_keys=policy.limits.findings_per_device,
+            rate=config.alerts_rate,
+        )
+        return self.alerts
 
     def info(self, snapshot_taken: float | None = None) -> SensorInfo:
         """The sensor's own metrics (build info, reload gauges, alerts held back) as of now."""

@@ -8,7 +8,6 @@ from monitor.capture.live import LiveCapture
 from monitor.classify.catalog import VendorCatalog, load_catalog
 from monitor.config import Policy
 from monitor.counters import Snapshot
-from monitor.live.alerts import AlertLog
 from monitor.live.health import CaptureStatus
 from monitor.live.loop import CaptureLoop, EvidenceSink
 from monitor.live.reload import apply_policy, load_new_policy
@@ -36,14 +35,7 @@ class SingleSensor:
         self.state = SensorState(policy.site)
         iface = config.capture.interface
         self.published = Published(iface, config.stale_after)
-        self.alerts = AlertLog(
-            config.alerts_path,
-            lambda: self.state.site,
-            config.throttle,
-            max_keys=policy.limits.findings_per_device,
-            rate=config.alerts_rate,
-        )
-        self.state.alerts = self.alerts
+        self.alerts = self.state.open_alerts(config, policy)
         self.pipeline = Pipeline(
             policy, catalog, config.settings, interface=iface, on_finding=self.found
         )

@@ -30,7 +30,6 @@ from monitor.capture.live import CaptureOptions, LiveCapture
 from monitor.classify.catalog import load_catalog
 from monitor.config import Policy
 from monitor.counters import Snapshot
-from monitor.live.alerts import AlertLog
 from monitor.live.health import CaptureStatus, combine
 from monitor.live.loop import CaptureLoop, EvidenceOptions, EvidenceSink
 from monitor.live.merge import (
@@ -171,14 +170,7 @@ class WorkerPool:
         self.policy = policy
         self.state = SensorState(policy.site)
         self.published = Published(config.capture.interface, config.stale_after)
-        self.alerts = AlertLog(
-            config.alerts_path,
-            lambda: self.state.site,
-            config.throttle,
-            max_keys=policy.limits.findings_per_device,
-            rate=config.alerts_rate,
-        )
-        self.state.alerts = self.alerts
+        self.alerts = self.state.open_alerts(config, policy)
         self.roles: dict[str, DeviceRole] = {}  # host -> (vendor, role), from all workers
         self.signals = Signals()
         self.ctx = mp.get_context("spawn")  # no fork of a process with threads
