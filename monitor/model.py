@@ -140,7 +140,8 @@ class InputSummary:
 class MirrorSession:
     """One tunnel that delivered mirrored traffic (the report's ``coverage.mirror_sessions``).
 
-    ``kind`` is gre, erspan1, erspan2, erspan3, vxlan, geneve, ipip or ip6ip; ``session_id``
+    ``kind`` is gre, erspan1, erspan2, erspan3, vxlan, geneve, ipip or ip6ip (``other``: the
+    sessions beyond the first 1,024, counted together); ``session_id``
     the GRE key, ERSPAN session or VXLAN/Geneve VNI (None when the tunnel has none);
     ``bytes`` counts the frames as received, tunnel headers included.
     """

@@ -20,6 +20,8 @@ from monitor.decode.tunnels import TUNNEL_KINDS
 from monitor.model import MirrorSession
 
 SessionKey = tuple[int, int, int, int]  # tunnel kind, session id, outer src/dst keys
+MAX_SESSIONS = 1024  # sessions listed one by one; further ones are counted as one "other"
+OTHER: SessionKey = (-1, -1, -1, -1)
 
 
 @dataclass(slots=True)
@@ -60,6 +62,10 @@ class MirrorSessions:
             int(d.outer_dst_key[row]),
         )
         session = self.sessions.get(key)
+        if session is None and len(self.sessions) >= MAX_SESSIONS:  # forged outer headers
+            key, session = OTHER, self.sessions.get(OTHER)
+            if session is None:
+                session = self.sessions[OTHER] = MirrorSession("other", "*", "*", None)
         if session is None:
             session = self.sessions[key] = _session(d, row)
         session.packets += packets

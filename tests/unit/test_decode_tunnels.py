@@ -203,3 +203,18 @@ def test_a_tunnel_header_cut_short_is_no_tunnel(decoder) -> None:  # type: ignor
     d = decode(frames, decoder)
     assert d.tunnel.tolist() == [0, 0] and d.ip.all()
     assert d.proto.tolist() == [17, 47]
+
+
+def test_mirror_sessions_beyond_the_bound_are_counted_as_other(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Forged outer headers (a new VNI per packet) cannot grow the session list."""
+    import monitor.decode.mirror_sessions as ms
+
+    monkeypatch.setattr(ms, "MAX_SESSIONS", 2)
+    outer = Ether(**OUTER_MACS) / IP(src="10.99.0.1", dst="10.99.0.2") / UDP(dport=4789)
+    frames = [bytes(outer / VXLAN(vni=v, flags=0x08) / FRAME) for v in range(5)]
+    pipe = Pipeline(default_policy(), load_catalog())
+    pipe.process(batch_of(frames))
+    sessions = pipe.mirror.summary()
+    assert len(sessions) == 3
+    other = next(s for s in sessions if s.kind == "other")
+    assert other.packets == 3 and sum(s.packets for s in sessions) == 5
