@@ -39,6 +39,11 @@ scan_pcap(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*nnLippO", &buf, &pos, &batch_size, &limit, &mode,
                           &big_endian, &nano, &out))
         return NULL;
+    if (pos < 0 || pos > buf.len || batch_size < 0) {
+        PyBuffer_Release(&buf);
+        PyErr_SetString(PyExc_ValueError, "scan_pcap: pos or batch_size out of range");
+        return NULL;
+    }
     Py_buffer views[4];
     static const Py_ssize_t sizes[4] = {8, 8, 8, 8};
     if (borrow_all(out, views, sizes, 4, batch_size, 1, "scan_pcap out") != 0) {

@@ -21,7 +21,9 @@ borrow(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, Py_ssize_t count,
     int flags = PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(obj, view, flags) != 0)
         return -1;
-    if (view->itemsize != itemsize || (count >= 0 && view->len < count * itemsize)) {
+    /* count * itemsize must not overflow: a huge count would pass the length check. */
+    if (view->itemsize != itemsize || itemsize <= 0 ||
+        (count >= 0 && count > view->len / itemsize)) {
         PyErr_Format(PyExc_ValueError,
                      "%s: need %zd items of %zd bytes, got %zd bytes of itemsize %zd",
                      what, count, itemsize, view->len, view->itemsize);
