@@ -16,6 +16,8 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
+from monitor.audit import GapSummary, InterfaceDrops, Provenance
+
 
 class MonitorError(Exception):
     """Root of every error cctv-monitor raises on purpose."""
@@ -134,6 +136,19 @@ class InputSummary:
     errors: list[str] = field(default_factory=list)
     format: str = ""
     undecodable: int = 0
+    size: int | None = None  # bytes on disk; None when the file could not be opened
+    sha256: str | None = None  # of the file on disk, hashed while it was read
+    read_bytes: int = 0  # capture bytes read up to where reading ended (decompressed for .gz)
+    damage_offset: int | None = None  # capture byte offset where reading stopped early
+    duplicate_of: str | None = None  # an earlier input with the same SHA-256: not read again
+    interface_drops: list[InterfaceDrops] = field(default_factory=list)  # pcapng ISBs
+
+    @property
+    def complete(self) -> bool:
+        """Every packet of the file was counted (a duplicate's through the input it repeats)."""
+        if self.duplicate_of is not None:
+            return True
+        return bool(self.format) and not self.truncated and not self.errors
 
 
 @dataclass(slots=True)
@@ -192,6 +207,7 @@ class Finding:
     peers: int | None = None  # summary findings: distinct peers folded in
     ports: int | None = None  # summary findings: distinct peer ports folded in
     sample_peers: list[str] | None = None  # summary findings: the first few peers
+    query_name: str | None = None  # DNS-kind findings: the name the device asked for
 
     @property
     def is_summary(self) -> bool:
@@ -217,6 +233,7 @@ class Finding:
             "evidence": self.evidence,
             "flow_uid": self.flow_uid,
             "flows": self.flows,
+            "query_name": self.query_name,  # after the contract's fields, as additions go
         }
         if self.is_summary:
             out["peers"] = self.peers
@@ -250,6 +267,7 @@ class FlowRecord:
     endpoint: str | None
     end_reason: EndReason
     findings: tuple[FindingKind, ...] = ()
+    query_name: str | None = None  # DNS flows: the first name asked (peer_name is the peer's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +342,13 @@ class DeviceSummary:
     services: list[str] = field(default_factory=list)
     evidence: list[DeviceFact] = field(default_factory=list)
     conflicts: list[FactConflict] = field(default_factory=list)
+    bytes_sent_by_verdict: dict[str, int] = field(default_factory=dict)  # what it sent
+
+    def add_bytes(self, verdict: str, size: int, sent: int) -> None:
+        """Count a flow's ``size`` bytes (both ways) under ``verdict``, ``sent`` by this host."""
+        self.bytes_by_verdict[verdict] = self.bytes_by_verdict.get(verdict, 0) + size
+        if sent:
+            self.bytes_sent_by_verdict[verdict] = self.bytes_sent_by_verdict.get(verdict, 0) + sent
 
 
 @dataclass(slots=True)
@@ -349,8 +374,13 @@ class AuditResult:
     devices_overflow: int = 0  # hosts beyond the device limit, counted as device "other"
     flow_evictions: int = 0  # flows ended early because the flow table was full
     readable: bool = True  # False when not a single input could be opened as a capture
+    gaps: GapSummary = field(default_factory=GapSummary)  # packet-time gaps over a threshold
+    provenance: Provenance | None = None  # set by the command that writes the report
 
     @property
     def verdict(self) -> str:
-        """``"findings"`` when at least one finding was raised, else ``"clean"``."""
+        """``"no_data"`` when no packet was read, ``"findings"`` when at least one finding
+        was raised, else ``"clean"`` (which may still rest on incomplete coverage)."""
+        if self.packets == 0 and not self.findings:
+            return "no_data"
         return "findings" if self.findings else "clean"

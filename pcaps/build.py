@@ -57,11 +57,11 @@ HEADER = """\
 # Rules these expectations encode:
 # - Findings aggregate: one per (device, kind, peer, peer_port, proto), with `flows` (how
 #   many flows it covers), summed packets/bytes, the earliest first_ts and latest last_ts,
-#   answered if any flow was; peer_name is the earliest flow's. The most specific kind
-#   wins for each flow: a flow attributed to a
-#   vendor is vendor_cloud (not also egress); DNS/DoT to a resolver outside the closed
-#   networks or not in services.dns is external_resolver (not also egress). A DNS query for
-#   a catalogued vendor name is a vendor_lookup finding on the DNS flow.
+#   answered if any flow was; peer_name and query_name are the earliest flow's. The most
+#   specific kind wins for each flow: a flow attributed to a vendor is vendor_cloud (not
+#   also egress); DNS/DoT to a resolver outside the closed networks or not in services.dns
+#   is external_resolver (not also egress). A DNS query for a catalogued vendor name is a
+#   vendor_lookup finding on the DNS flow.
 # - device: the closed-network side. For a flow between two inside hosts (DNS to an unlisted
 #   inside resolver, UPnP/NAT-PMP to the gateway) it is the requester.
 # - peer_port: the port of the flow's responder (the service port). For egress,
@@ -72,9 +72,10 @@ HEADER = """\
 #   RST. A SYN answered only by RST (connection refused) is answered: false. A DNS response
 #   with any rcode, NXDOMAIN included, is answered: true (a response came back, with no
 #   address).
-# - peer_name: for DNS flows the queried name; otherwise the name learnt from the traffic for
-#   the peer (DNS answer, following CNAMEs back to the queried name; TLS/QUIC SNI; HTTP Host
-#   without port). A Host header that is an IP literal is not a name: null.
+# - peer_name: the peer's own name as learnt from the traffic (DNS answer, following CNAMEs
+#   back to the queried name; TLS/QUIC SNI; HTTP Host without port), else null. A Host header
+#   that is an IP literal is not a name: null. A DNS flow's query names what the device asked
+#   for, not the resolver: it is query_name (null for flows that are not DNS).
 # - vendor: the vendor of the attributed endpoint (catalog vendor id), else null.
 #
 # devices (where declared, see pcaps/inventory.py): what `cctv-monitor replay --json

@@ -26,6 +26,7 @@ def expect(
     answered: bool,
     peer_name: str | None = None,
     vendor: str | None = None,
+    query_name: str | None = None,
 ) -> None:
     cap.expect(
         flow,
@@ -35,6 +36,7 @@ def expect(
         peer_port=peer_port,
         proto=proto,
         peer_name=peer_name,
+        query_name=query_name,
         vendor=vendor,
         answered=answered,
     )
@@ -204,7 +206,7 @@ def vendor_cloud(cap: Capture, t0: float, rtp: int = 30) -> float:
     qid = cap.rng.randrange(65536)
     answer = pl.dns_answer(qid, name, [(name, "CNAME", cname, 300), (cname, "A", addr, 60)])
     flow = dns_lookup(cap, t0 + 2.0, cam, RESOLVER, pl.dns_query(qid, name), answer, rtt=0.021)
-    expect(cap, flow, "vendor_lookup", cam, RESOLVER, 53, "udp", True, name, hik)
+    expect(cap, flow, "vendor_lookup", cam, RESOLVER, 53, "udp", True, None, hik, name)
     srv = outside(addr, 47)
     flow = tls_flow(cap, t0 + 2.05, cam, srv, 443, None, rtt=0.041)
     expect(cap, flow, "vendor_cloud", cam, srv, 443, "tcp", True, name, hik)
@@ -238,11 +240,11 @@ def vendor_lookup(cap: Capture, t0: float, rtp: int = 30) -> float:
     qid = cap.rng.randrange(65536)
     nx = pl.dns_nxdomain(qid, name, "hik-connect.com")
     flow = dns_lookup(cap, t0 + 2.0, cam, RESOLVER, pl.dns_query(qid, name), nx, rtt=0.035)
-    expect(cap, flow, "vendor_lookup", cam, RESOLVER, 53, "udp", True, name, "hikvision")
+    expect(cap, flow, "vendor_lookup", cam, RESOLVER, 53, "udp", True, None, "hikvision", name)
     cam, name = CAMS[13].host, "www.easy4ipcloud.com"
     query = pl.dns_query(cap.rng.randrange(65536), name)
     flow = dns_lookup(cap, t0 + 5.0, cam, RESOLVER, query, None)
-    expect(cap, flow, "vendor_lookup", cam, RESOLVER, 53, "udp", False, name, "dahua")
+    expect(cap, flow, "vendor_lookup", cam, RESOLVER, 53, "udp", False, None, "dahua", name)
     return t0 + 15.0
 
 
@@ -257,7 +259,7 @@ def external_resolver(cap: Capture, t0: float, rtp: int = 30) -> float:
     qid = rng.randrange(65536)
     nx = pl.dns_nxdomain(qid, name, ".")
     flow = dns_lookup(cap, t0 + 2.0, cam, srv, pl.dns_query(qid, name), nx, rtt=0.018)
-    expect(cap, flow, kind, cam, srv, 53, "udp", True, name)
+    expect(cap, flow, kind, cam, srv, 53, "udp", True, query_name=name)
     # DNS over TCP 53.
     cam, srv, name = CAMS[16].host, outside("198.51.100.53", 56), "ntp.example.com"
     qid = rng.randrange(65536)
@@ -265,7 +267,7 @@ def external_resolver(cap: Capture, t0: float, rtp: int = 30) -> float:
     answer = pl.dns_answer(qid, name, [(name, "A", "192.0.2.123", 300)])
     s.exchange(pl.dns_tcp(pl.dns_query(qid, name)), pl.dns_tcp(answer), think=0.001)
     flow = s.close().flow
-    expect(cap, flow, kind, cam, srv, 53, "tcp", True, name)
+    expect(cap, flow, kind, cam, srv, 53, "tcp", True, query_name=name)
     # DNS over TLS (853) with SNI.
     cam, srv, sni = CAMS[12].host, outside("203.0.113.53", 57), "dns.example.net"
     flow = tls_flow(cap, t0 + 8.0, cam, srv, 853, sni, rtt=0.026, alpn="dot")
@@ -275,7 +277,7 @@ def external_resolver(cap: Capture, t0: float, rtp: int = 30) -> float:
     qid = rng.randrange(65536)
     answer = pl.dns_answer(qid, name, [(name, "A", NVR.ip, 600)])
     flow = dns_lookup(cap, t0 + 11.0, cam, srv, pl.dns_query(qid, name), answer)
-    expect(cap, flow, kind, cam, srv, 53, "udp", True, name)
+    expect(cap, flow, kind, cam, srv, 53, "udp", True, query_name=name)
     return t0 + 20.0
 
 

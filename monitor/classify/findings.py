@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.classify.distinct import DistinctCount
-from monitor.classify.evidence import evidence_tail
+from monitor.classify.evidence import evidence_tail, plural
 from monitor.flow.key import v4_int, v4_text
 from monitor.model import Finding, FindingKind
 
@@ -65,6 +65,7 @@ class FindingBook:
         if have is not None:
             if f.first_ts < have.first_ts:  # the earliest flow names and describes it
                 have.peer_name = f.peer_name or have.peer_name
+                have.query_name = f.query_name or have.query_name
                 have.flow_uid = f.flow_uid
                 self._bases[key] = _base(f)
             _merge(have, f)
@@ -88,7 +89,7 @@ class FindingBook:
         if summary is None:
             first = dataclasses.replace(
                 f, peer=None, peer_port=None, peer_name=None, flows=0, packets=0, bytes=0,
-                peers=0, ports=0, sample_peers=[], answered=False,
+                peers=0, ports=0, sample_peers=[], answered=False, query_name=None,
             )  # fmt: skip
             first.first_ts, first.last_ts = f.first_ts, f.last_ts
             summary = self._summaries[dk] = _Summary(first)
@@ -262,10 +263,15 @@ class FindingBook:
         s.proto = next(iter(summary.protos)) if len(summary.protos) == 1 else "mixed"
         if len(summary.vendors) != 1:
             s.vendor = s.endpoint = None
-        addresses = "outside addresses" if kind != FindingKind.EXTERNAL_RESOLVER else "resolvers"
+        resolver = kind == FindingKind.EXTERNAL_RESOLVER
+        peers = (
+            plural(s.peers, "resolver")
+            if resolver
+            else plural(s.peers, "outside address", "outside addresses")
+        )
         verb = "from" if kind == FindingKind.INBOUND else "of"
         s.evidence = (
-            f"{device}: scan {verb} {s.peers:,} {addresses} on {s.ports:,} ports, beyond the "
+            f"{device}: scan {verb} {peers} on {plural(s.ports, 'port')}, beyond the "
             f"findings kept per device and kind ({self.max_findings}) or per kind "
             f"({self.max_per_kind:,}); "
             f"{evidence_tail(s.answered, s.flows, s.packets, s.bytes)}"

@@ -27,6 +27,7 @@ FINDING_FIELDS = (
     "peer_port",
     "proto",
     "peer_name",
+    "query_name",
     "vendor",
     "answered",
     "flows",
