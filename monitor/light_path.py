@@ -277,8 +277,9 @@ class LightPath:
             "flows": np.bincount(inverse, minlength=n),
             "findings": np.bincount(inverse, weights=flagged, minlength=n),
         }
-        by_verdict = [np.bincount(inverse, weights=np.where(verdict == v, size, 0), minlength=n)
-                      for v in range(len(VERDICTS))]  # fmt: skip
+        sent = np.where(dev_orig, c["orig_bytes"][slots], c["resp_bytes"][slots])
+        by_verdict = [[np.bincount(inverse, weights=np.where(verdict == v, w, 0), minlength=n)
+                       for w in (size, sent)] for v in range(len(VERDICTS))]  # fmt: skip
         firsts = np.full(n, np.inf)
         np.minimum.at(firsts, inverse, first)
         lasts = np.full(n, -np.inf)
@@ -290,10 +291,9 @@ class LightPath:
             dev.bytes += int(sums["bytes"][j])
             dev.flows += int(sums["flows"][j])
             dev.findings += int(sums["findings"][j])
-            for v, column in enumerate(by_verdict):
-                if column[j]:
-                    name = VERDICTS[v].value
-                    dev.bytes_by_verdict[name] = dev.bytes_by_verdict.get(name, 0) + int(column[j])
+            for v, (both, out) in enumerate(by_verdict):
+                if both[j]:
+                    dev.add_bytes(VERDICTS[v].value, int(both[j]), int(out[j]))
             f, la = float(firsts[j]), float(lasts[j])
             dev.first_ts = f if dev.first_ts is None else min(dev.first_ts, f)
             dev.last_ts = la if dev.last_ts is None else max(dev.last_ts, la)

@@ -369,9 +369,8 @@ class Pipeline:
             dev.flows += 1
             if addr == flow.device:
                 dev.findings += len(flow.finding_kinds)
-            dev.bytes_by_verdict[flow.verdict] = dev.bytes_by_verdict.get(flow.verdict, 0) + (
-                flow.bytes
-            )
+            sent = flow.orig_bytes if addr == flow.orig_addr else flow.resp_bytes
+            dev.add_bytes(flow.verdict, flow.bytes, sent)
             dev.first_ts = (
                 flow.first_ts if dev.first_ts is None else min(dev.first_ts, flow.first_ts)
             )

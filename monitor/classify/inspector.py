@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from monitor.classify.catalog import VendorCatalog
+from monitor.classify.evidence import describe_mapping
 from monitor.classify.names import NameCache
 from monitor.decode import dhcp, dns, http, natpmp, tls, upnp
 from monitor.decode.addresses import is_dotted_quad
@@ -102,7 +103,7 @@ class Inspector:
             mapping = natpmp.parse_natpmp_or_pcp(payload)
             if mapping is not None:
                 flow.observations.append(
-                    Observation(ts, "upnp_mapping", "NAT-PMP/PCP", str(mapping))
+                    Observation(ts, "upnp_mapping", "NAT-PMP/PCP", describe_mapping(mapping))
                 )
         if from_orig and payload[0] & 0xC0 == 0xC0 and len(payload) >= 1200:
             # Imported here: the QUIC decoder pulls in cryptography (~20 ms of start-up),
@@ -184,7 +185,7 @@ class Inspector:
             mapping = upnp.parse_port_mapping_request(req)
             if mapping is not None:
                 flow.observations.append(
-                    Observation(ts, "upnp_mapping", "AddPortMapping", str(mapping))
+                    Observation(ts, "upnp_mapping", "AddPortMapping", describe_mapping(mapping))
                 )
             return
         self._signature(flow, payload, ts)
