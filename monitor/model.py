@@ -321,6 +321,8 @@ class DeviceSummary:
     ``name``, ``vendor`` and ``role`` come from the inventory when it lists the host, else
     vendor and role are the best guess from traffic; ``hostname`` is the name the device
     gives itself (DHCP, mDNS, discovery); ``services`` the ``port/proto`` it answered on.
+    ``addresses`` lists every address of the device, ``ip`` (the primary one) first: one
+    host seen at several (IPv4 and IPv6, one MAC, one inventory entry) is one device.
     """
 
     ip: str
@@ -343,6 +345,7 @@ class DeviceSummary:
     evidence: list[DeviceFact] = field(default_factory=list)
     conflicts: list[FactConflict] = field(default_factory=list)
     bytes_sent_by_verdict: dict[str, int] = field(default_factory=dict)  # what it sent
+    addresses: list[str] = field(default_factory=list)  # all of them, ``ip`` first
 
     def add_bytes(self, verdict: str, size: int, sent: int) -> None:
         """Count a flow's ``size`` bytes (both ways) under ``verdict``, ``sent`` by this host."""
@@ -372,6 +375,8 @@ class AuditResult:
     mirror_sessions: list[MirrorSession] = field(default_factory=list)
     decode_errors: dict[str, int] = field(default_factory=dict)  # layer -> frames
     devices_overflow: int = 0  # hosts beyond the device limit, counted as device "other"
+    silent_hosts: list[DeviceSummary] = field(default_factory=list)  # only ever destinations
+    silent_overflow: int = 0  # silent hosts beyond the limit, only counted
     flow_evictions: int = 0  # flows ended early because the flow table was full
     readable: bool = True  # False when not a single input could be opened as a capture
     gaps: GapSummary = field(default_factory=GapSummary)  # packet-time gaps over a threshold
