@@ -155,6 +155,21 @@ ALERTS_SUPPRESSED = MetricSpec(
     "line), rate (over --alerts-rate: in a held_back line).",
     ("site", "reason"),
 )
+SINK_WRITE_ERRORS = MetricSpec(
+    "cctv_sink_write_errors_total",
+    "counter",
+    "Writes to an output file that failed (disk full, quota, I/O error; retries count too), by "
+    "sink: alerts (the --alerts log) or evidence (the --evidence-dir pcaps). The files keep "
+    "whole lines and records only.",
+    ("site", "sink"),
+)
+ALERTS_LOST = MetricSpec(
+    "cctv_alerts_lost_total",
+    "counter",
+    "Findings whose alert-log line could not be written: writes failed and the line found no "
+    "room among the lines waiting for space (10,000), or was still waiting at the stop.",
+    ("site",),
+)
 SNAPSHOT_TIME = MetricSpec(
     "cctv_snapshot_timestamp_seconds",
     "gauge",
@@ -168,6 +183,8 @@ SENSOR_METRICS: tuple[MetricSpec, ...] = (
     CONFIG_RELOAD_OK,
     CONFIG_RELOAD_TIME,
     ALERTS_SUPPRESSED,
+    SINK_WRITE_ERRORS,
+    ALERTS_LOST,
     SNAPSHOT_TIME,
 )
 # What a replay can know (written by --metrics-out); the live sensor adds SENSOR_METRICS.

@@ -1,4 +1,4 @@
-"""Capture writers: classic pcap, pcapng for several link types, and size-capped rotating pcaps.
+"""Capture writers: classic pcap, and pcapng for several link types (rotating pcaps: rotating.py).
 
 A classic pcap file holds one link type. Code that may have to write frames of more
 than one link type into a single file calls :func:`open_capture_writer` with every link
@@ -10,12 +10,9 @@ is buffered to decide later. Both writers share ``write_batch``, ``write_frame``
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
-import re
 import struct
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -232,128 +229,3 @@ def open_capture_writer(
     if len(kinds) == 1:
         return PcapWriter(path, kinds.pop(), snaplen)
     return PcapngWriter(path, kinds, snaplen)
-
-
-class RotatingPcapWriter(_Closing):
-    """Classic pcap files in ``directory`` with bounded size, each and all together.
-
-    Files are named ``PREFIX-NNNNNN-YYYYmmddTHHMMSSZ.pcap`` (sequence number and the UTC
-    time of their first packet) and are opened on their first frame. A new file starts
-    when the next record would take the current one past ``max_file_bytes``
-    (``files_rotated`` counts these); after every write the oldest files are deleted
-    while all files together exceed ``max_total_bytes`` (``files_deleted``), never the
-    one being written. Files left by an earlier run with the same prefix count towards
-    the total and are deleted first. Every write is flushed, so files read live.
-    """
-
-    def __init__(
-        self,
-        directory: str | os.PathLike[str],
-        prefix: str,
-        linktype: int,
-        max_file_bytes: int,
-        max_total_bytes: int,
-        snaplen: int = DEFAULT_SNAPLEN,
-    ) -> None:
-        if max_file_bytes < 64 or max_total_bytes < max_file_bytes:
-            raise ValueError("need 64 <= max_file_bytes <= max_total_bytes")
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.prefix, self.linktype, self.snaplen = prefix, int(linktype), int(snaplen)
-        self.max_file_bytes, self.max_total_bytes = int(max_file_bytes), int(max_total_bytes)
-        self.files_rotated = 0
-        self.files_deleted = 0
-        self.packets = 0
-        self._files: list[tuple[Path, int]] = self._existing()  # oldest first, with sizes
-        self._seq = 1 + max((_sequence(p, prefix) for p, _ in self._files), default=0)
-        self._current: PcapWriter | None = None
-
-    def _existing(self) -> list[tuple[Path, int]]:
-        pattern = f"{glob.escape(self.prefix)}-*.pcap"
-        found = [p for p in self.directory.glob(pattern) if _sequence(p, self.prefix) >= 0]
-        found.sort(key=lambda p: _sequence(p, self.prefix))
-        return [(p, p.stat().st_size) for p in found]
-
-    @property
-    def current_path(self) -> Path | None:
-        """The file being written, if one is open."""
-        return self._current.path if self._current is not None else None
-
-    @property
-    def paths(self) -> list[Path]:
-        """Every file this writer keeps, oldest first."""
-        return [p for p, _ in self._files] + ([self._current.path] if self._current else [])
-
-    def write_batch(self, batch: FrameBatch, mask: npt.NDArray[np.bool_] | None = None) -> int:
-        """Write the selected frames of ``batch``, rotating files as they fill; returns how many."""
-        if batch.linktype != self.linktype:
-            raise ValueError(f"link type {batch.linktype} in pcaps of link type {self.linktype}")
-        idx = _selected(batch, mask)
-        for i in idx.tolist():
-            self._record(float(batch.ts[i]), batch.frame(i), int(batch.wirelen[i]))
-        self._after_write()
-        return int(idx.size)
-
-    def write_frame(self, ts: float, frame: bytes, wirelen: int = 0) -> None:
-        """Write one frame, rotating and deleting files as the caps say."""
-        self._record(ts, frame, wirelen)
-        self._after_write()
-
-    def _record(self, ts: float, frame: bytes, wirelen: int) -> None:
-        size = 16 + min(len(frame), self.snaplen)
-        current = self._current
-        if (
-            current is not None
-            and current.packets
-            and current.bytes_written + size > self.max_file_bytes
-        ):
-            self._close_current()
-            self.files_rotated += 1
-            current = None
-        if current is None:
-            current = self._open(ts)
-        current.write_frame(ts, frame, wirelen)
-        self.packets += 1
-
-    def _open(self, ts: float) -> PcapWriter:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(max(ts, 0.0)))
-        path = self.directory / f"{self.prefix}-{self._seq:06d}-{stamp}.pcap"
-        self._seq += 1
-        self._current = PcapWriter(path, self.linktype, self.snaplen)
-        log.info("evidence file %s opened", path)
-        return self._current
-
-    def _close_current(self) -> None:
-        if self._current is not None:
-            self._current.close()
-            self._files.append((self._current.path, self._current.bytes_written))
-            self._current = None
-
-    def _after_write(self) -> None:
-        """Flush, then delete the oldest closed files while the total is over the cap."""
-        if self._current is not None:
-            self._current.flush()
-        total = sum(size for _, size in self._files)
-        total += self._current.bytes_written if self._current is not None else 0
-        while total > self.max_total_bytes and self._files:
-            path, size = self._files.pop(0)
-            path.unlink(missing_ok=True)
-            total -= size
-            self.files_deleted += 1
-            log.info("evidence file %s deleted (total cap %d bytes)", path, self.max_total_bytes)
-
-    def close(self) -> None:
-        """Close the file being written (idempotent)."""
-        self._close_current()
-
-
-_SEQ_RE = re.compile(r"-(\d{6,})(?:-[0-9TZ]+)?\.pcap$")
-
-
-def _sequence(path: Path, prefix: str) -> int:
-    """The sequence number in a rotating file's name, -1 when it is not one of ours."""
-    name = path.name
-    if not name.startswith(prefix + "-"):
-        return -1
-    match = _SEQ_RE.fullmatch(name[len(prefix) :])
-    return int(match.group(1)) if match else -1

@@ -10,7 +10,7 @@ from monitor.commands import tune_gc
 from monitor.config import Policy
 from monitor.exporter.server import parse_listen
 from monitor.exporter.webconfig import load_web_config
-from monitor.live.loop import EvidenceOptions
+from monitor.live.evidence import EvidenceOptions
 from monitor.live.runtime import LiveConfig
 from monitor.live.sensor import run_live
 from monitor.model import ConfigError

@@ -3,8 +3,9 @@
 Nothing here runs per packet. The sensor publishes a :class:`~monitor.counters.Snapshot`
 about once a second; a scrape reads the newest one and renders every sample of it (via
 :func:`monitor.snapshot_samples.iter_samples`) plus the sensor's own metrics
-(``cctv_build_info``, the config-reload gauges, what the alert log held back and how old
-the snapshot is). It registers on a registry of its own,
+(``cctv_build_info``, the config-reload gauges, what the alert log held back, failed
+writes to the alert log and evidence and the alert lines they lost, and how old the
+snapshot is). It registers on a registry of its own,
 never on prometheus_client's global one.
 """
 
@@ -34,6 +35,8 @@ class SensorInfo:
     reload_success_ts: float | None
     alerts_suppressed: Mapping[str, int] = field(default_factory=dict)
     snapshot_taken: float | None = None  # wall-clock time
+    sink_write_errors: Mapping[str, int] = field(default_factory=dict)  # by sink
+    alerts_lost: int = 0
 
 
 SnapshotSource = Callable[[], Snapshot | None]
@@ -83,6 +86,13 @@ class SnapshotCollector(Collector):
         for reason, count in info.alerts_suppressed.items():
             suppressed.add_metric([info.site, reason], float(count))
         yield suppressed
+        errors = _family(m.SINK_WRITE_ERRORS)
+        for sink, count in info.sink_write_errors.items():
+            errors.add_metric([info.site, sink], float(count))
+        yield errors
+        lost = _family(m.ALERTS_LOST)
+        lost.add_metric([info.site], float(info.alerts_lost))
+        yield lost
         taken = _family(m.SNAPSHOT_TIME)
         if info.snapshot_taken is not None:
             taken.add_metric([info.site], info.snapshot_taken)

@@ -25,27 +25,29 @@ and every finding that did not get a line of its own at once is counted in
 ``cctv_alerts_suppressed_total``). Memory is bounded: at most ``max_total_keys`` keys and
 ``max_summaries`` summaries (beyond that, further devices share the summary of the device
 ``other``), each holding at most one finding.
+
+Lines are never torn and never lost silently on a full disk (:class:`LineSink`): they wait,
+bounded, until space returns; what cannot wait is counted in ``lost_findings``
+(``cctv_alerts_lost_total``) and every failed write in ``write_errors``
+(``cctv_sink_write_errors_total{sink="alerts"}``).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TextIO
 
 from monitor.classify.devices import OTHER_LABEL
 from monitor.classify.distinct import DistinctCount
 from monitor.classify.evidence import evidence_tail
 from monitor.classify.findings import MAX_FINDINGS
+from monitor.live.sink import LineSink
 from monitor.model import Finding, FindingKind
 
-log = logging.getLogger(__name__)
 DEFAULT_THROTTLE = 300.0
 DEFAULT_RATE = 20.0  # lines per second of wall time (0: no limit)
 BURST_SECONDS = 10.0  # the burst allowed on top of the rate: this many seconds' worth
@@ -140,7 +142,6 @@ class AlertLog:
         self.findings = 0
         self.lines = 0  # finding and summary lines
         self.held_back_lines = 0
-        self.write_errors = 0
         # Fixed keys: the scrape thread copies this dict while the capture loop counts.
         self.suppressed: dict[str, int] = dict.fromkeys(REASONS, 0)
         self._windows: dict[Key, _Window] = {}
@@ -151,15 +152,23 @@ class AlertLog:
         self._next_held_back = -math.inf
         self._tokens = self.burst
         self._tokens_at = clock()
-        self._fp: TextIO | None = None
-        if path is not None:
-            self._fp = open(path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - close()
+        self._sink = LineSink(path, "alert log") if path is not None else None
+
+    @property
+    def write_errors(self) -> int:
+        """Failed writes to the file (retries included)."""
+        return self._sink.write_errors if self._sink is not None else 0
+
+    @property
+    def lost_findings(self) -> int:
+        """Findings whose line could not be written (the wait was full, or at stop)."""
+        return self._sink.lost_weight if self._sink is not None else 0
 
     # -- findings in ------------------------------------------------------------------
     def add(self, finding: Finding) -> None:
         """Account one flow's finding: a line now, or held back and counted."""
         self.findings += 1
-        if self._fp is None and self.path is None:
+        if self.path is None:
             return
         kind = finding.kind.value
         key = (finding.device, kind, finding.peer, finding.peer_port, finding.proto)
@@ -224,7 +233,10 @@ class AlertLog:
     # -- time passes ------------------------------------------------------------------
     def flush_due(self, now: float) -> None:
         """Write what is due: held-back repeats whose window ended by packet time ``now``,
-        summaries not written for a minute, the held_back line."""
+        summaries not written for a minute, the held_back line; lines waiting for disk
+        space get another try first."""
+        if self._sink is not None:
+            self._sink.retry()
         for key, window in list(self._waiting.items()):
             if now >= window.until:
                 self._release(key, window, now)
@@ -244,24 +256,19 @@ class AlertLog:
                 self._write_summary(dk, summary)
         if self._held_back.count:
             self._write_held_back()
-        fp, self._fp = self._fp, None
-        if fp is not None:
-            try:
-                fp.flush()
-                os.fsync(fp.fileno())
-            except OSError as exc:
-                log.error("alert log %s: %s", self.path, exc)
-            fp.close()
+        if self._sink is not None:
+            self._sink.close()
 
     def summary(self) -> str:
-        """One sentence for the stop log: lines written, findings held back and why."""
+        """One sentence for the stop log: lines written and lost, findings held back and why."""
         s = self.suppressed
-        return (
+        text = (
             f"{self.lines:,} alert lines and {self.held_back_lines:,} held_back lines written; "
             f"{sum(s.values()):,} findings without a line of their own "
             f"({s['throttle']:,} repeats inside --throttle, {s['fold']:,} folded into "
             f"summaries, {s['rate']:,} over --alerts-rate)"
         )
+        return text if self._sink is None else f"{text}; {self._sink.summary()}"
 
     # -- writing ----------------------------------------------------------------------
     def _release(self, key: Key, window: _Window, now: float | None) -> None:
@@ -335,7 +342,7 @@ class AlertLog:
 
     def _write(self, finding: Finding, count: int, record: str = "finding") -> None:
         self.lines += 1
-        if self._fp is None:
+        if self._sink is None:
             return
         line = {
             **finding.to_json(),
@@ -348,14 +355,11 @@ class AlertLog:
         self._emit(line)
 
     def _emit(self, line: dict[str, object]) -> None:
-        if self._fp is None:
+        if self._sink is None:
             return
-        try:
-            self._fp.write(json.dumps(line, separators=(",", ":")) + "\n")
-        except OSError as exc:  # disk full: keep sensing, say so, count it
-            self.write_errors += 1
-            if self.write_errors == 1 or self.write_errors % 1000 == 0:
-                log.error("alert log %s: %s (%d lines lost)", self.path, exc, self.write_errors)
+        text = json.dumps(line, separators=(",", ":")) + "\n"
+        count = line["count"]
+        self._sink.put(text.encode("utf-8"), count if isinstance(count, int) else 1)
 
 
 def _start_summary(dk: DeviceKind, f: Finding) -> _Summary:

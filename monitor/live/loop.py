@@ -21,10 +21,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
-
-import numpy as np
 
 from monitor.capture.live import (
     BATCH_MAX,
@@ -33,11 +30,11 @@ from monitor.capture.live import (
     interface_state,
     wait_readable,
 )
-from monitor.capture.writer import RotatingPcapWriter
 from monitor.counters import Snapshot
+from monitor.live.evidence import EvidenceSink
 from monitor.live.health import CaptureStatus
 from monitor.live.names import learn_answers
-from monitor.model import CaptureError, FrameBatch
+from monitor.model import CaptureError
 from monitor.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -53,55 +50,6 @@ PUBLISH_SECONDS = 0.5  # keep_alive publishes when the last snapshot is this old
 # brought fewer than COALESCE_BELOW frames, let them gather for COALESCE_SECONDS.
 COALESCE_BELOW = 1024
 COALESCE_SECONDS = 0.01
-
-
-@dataclass(frozen=True, slots=True)
-class EvidenceOptions:
-    """Where and how much evidence to keep (rotating pcaps of flagged flows)."""
-
-    directory: str
-    max_total_bytes: int = 1024 << 20
-    max_file_bytes: int = 64 << 20
-    prefix: str = "evidence"
-
-
-class EvidenceSink:
-    """The packets of flagged flows, from the batch in which the flow was flagged on."""
-
-    def __init__(self, options: EvidenceOptions, snaplen: int) -> None:
-        self.options = options
-        self.snaplen = snaplen
-        self.packets = 0
-        self.errors = 0
-        self._writer: RotatingPcapWriter | None = None
-
-    def write(self, batch: FrameBatch, mask: np.ndarray) -> None:
-        """Write the frames of ``batch`` that ``mask`` selects; errors are logged, not raised."""
-        try:
-            writer = self._writer_for(batch.linktype)
-            self.packets += writer.write_batch(batch, mask)
-        except (OSError, ValueError) as exc:
-            self.errors += 1
-            if self.errors == 1 or self.errors % 1000 == 0:
-                log.error("evidence: %s (%d write errors)", exc, self.errors)
-
-    def _writer_for(self, linktype: int) -> RotatingPcapWriter:
-        writer = self._writer
-        if writer is None or writer.linktype != linktype:
-            self.close()
-            o = self.options
-            file_bytes = min(o.max_file_bytes, o.max_total_bytes)
-            writer = RotatingPcapWriter(
-                o.directory, o.prefix, linktype, file_bytes, o.max_total_bytes, self.snaplen
-            )
-            self._writer = writer
-        return writer
-
-    def close(self) -> None:
-        """Close the file being written."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
 
 
 class LoopHooks(Protocol):

@@ -17,8 +17,8 @@ from monitor.exporter.collector import SensorInfo, build_registry
 from monitor.exporter.server import Landing, MetricsServer, serve_metrics
 from monitor.exporter.webconfig import WebConfig
 from monitor.live.alerts import DEFAULT_RATE, DEFAULT_THROTTLE, AlertLog
+from monitor.live.evidence import EvidenceOptions
 from monitor.live.health import DEFAULT_STALE_AFTER, CaptureStatus
-from monitor.live.loop import EvidenceOptions
 from monitor.live.reload import ReloadState
 from monitor.pipeline import PipelineSettings
 
@@ -114,13 +114,15 @@ class Signals:
 class SensorState:
     """The policy in use and how its last (re)load went: read by scrapes and the alert log.
 
-    ``alerts`` is the alert log once there is one (its held-back counts are exported).
+    ``alerts`` is the alert log once there is one (its held-back counts are exported);
+    ``evidence_write_errors`` the failed evidence writes, kept current by the sensor.
     """
 
     def __init__(self, site: str) -> None:
         self.site = site
         self.reload = ReloadState(ok=True, success_ts=time.time())
         self.alerts: AlertLog | None = None
+        self.evidence_write_errors = 0
 
     def open_alerts(self, config: LiveConfig, policy: Policy) -> AlertLog:
         """The alert log of ``config``, bounded by ``policy``, held as ``alerts``."""
@@ -136,8 +138,16 @@ class SensorState:
     def info(self, snapshot_taken: float | None = None) -> SensorInfo:
         """The sensor's own metrics (build info, reload gauges, alerts held back) as of now."""
         r = self.reload
-        suppressed = dict(self.alerts.suppressed) if self.alerts is not None else {}
-        return SensorInfo(self.site, __version__, r.ok, r.success_ts, suppressed, snapshot_taken)
+        alerts = self.alerts
+        suppressed = dict(alerts.suppressed) if alerts is not None else {}
+        errors = {
+            "alerts": alerts.write_errors if alerts is not None else 0,
+            "evidence": self.evidence_write_errors,
+        }
+        lost = alerts.lost_findings if alerts is not None else 0
+        return SensorInfo(
+            self.site, __version__, r.ok, r.success_ts, suppressed, snapshot_taken, errors, lost
+        )
 
 
 def start_exporter(config: LiveConfig, published: Published, state: SensorState) -> MetricsServer:

@@ -8,8 +8,9 @@ from monitor.capture.live import LiveCapture
 from monitor.classify.catalog import VendorCatalog, load_catalog
 from monitor.config import Policy
 from monitor.counters import Snapshot
+from monitor.live.evidence import EvidenceSink
 from monitor.live.health import CaptureStatus
-from monitor.live.loop import CaptureLoop, EvidenceSink
+from monitor.live.loop import CaptureLoop
 from monitor.live.reload import apply_policy, load_new_policy
 from monitor.live.runtime import LiveConfig, Published, SensorState, Signals, start_exporter
 from monitor.model import Finding
@@ -91,6 +92,8 @@ class SingleSensor:
 
     def publish(self, snapshot: Snapshot, status: CaptureStatus, final: bool) -> None:
         """Publish for scrapes; write held-back alerts whose throttle window has passed."""
+        if self.loop is not None and self.loop.evidence is not None:
+            self.state.evidence_write_errors = self.loop.evidence.write_errors
         self.published.update(snapshot, status)
         if snapshot.ts is not None and not final:
             self.alerts.flush_due(snapshot.ts)

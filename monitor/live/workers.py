@@ -30,8 +30,9 @@ from monitor.capture.live import CaptureOptions, LiveCapture
 from monitor.classify.catalog import load_catalog
 from monitor.config import Policy
 from monitor.counters import Snapshot
+from monitor.live.evidence import EvidenceOptions, EvidenceSink
 from monitor.live.health import CaptureStatus, combine
-from monitor.live.loop import CaptureLoop, EvidenceOptions, EvidenceSink
+from monitor.live.loop import CaptureLoop
 from monitor.live.merge import (
     DeviceRole,
     merge_snapshots,
@@ -158,7 +159,10 @@ class _WorkerHooks:
         assert self.pipeline is not None
         findings, self.findings = self.findings, []
         sightings = new_sightings(self.pipeline.devices, self.reported)
-        msg = ("snapshot", self.index, snapshot, status, findings, sightings, final, time.time())
+        evidence = self.loop.evidence if self.loop is not None else None
+        errors = evidence.write_errors if evidence is not None else 0
+        now = time.time()
+        msg = ("snapshot", self.index, snapshot, status, findings, sightings, final, now, errors)
         self.results.put(msg)
 
 
@@ -180,6 +184,7 @@ class WorkerPool:
         self.latest: dict[int, Snapshot] = {}
         self.taken: dict[int, float] = {}  # when each worker took its latest snapshot
         self.statuses: dict[int, CaptureStatus] = {}
+        self.evidence_errors: dict[int, int] = {}  # failed evidence writes per worker
         self.done: set[int] = set()
         self.error: str | None = None
 
@@ -256,8 +261,10 @@ class WorkerPool:
         if msg[0] == "findings":
             self._add_findings(msg[2])
             return
-        _, index, snapshot, status, findings, sightings, final, taken = msg
+        _, index, snapshot, status, findings, sightings, final, taken, errors = msg
         self.latest[index], self.statuses[index] = snapshot, status
+        self.evidence_errors[index] = errors
+        self.state.evidence_write_errors = sum(self.evidence_errors.values())
         self.taken[index] = taken
         self._add_findings(findings)
         record_sightings(self.roles, sightings)

@@ -1,4 +1,4 @@
-"""Capture writers: round trips through the readers, the pcapng switch, rotation caps."""
+"""Capture writers: round trips through the readers, the pcapng switch."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from monitor.capture.offline import OfflineSource
 from monitor.capture.writer import (
     PcapngWriter,
     PcapWriter,
-    RotatingPcapWriter,
     open_capture_writer,
 )
 from monitor.model import FrameBatch
@@ -115,38 +114,3 @@ def test_pcapng_adds_an_interface_for_an_unannounced_link_type(tmp_path: Path) -
     assert w.interfaces == {1: 0, 113: 1}
     _, got = read_back(path)
     assert [g[0] for g in got] == [1, 1, 113, 113]
-
-
-def test_rotating_writer_caps_file_and_total_size(tmp_path: Path) -> None:
-    rec = 16 + 100
-    per_file = 24 + 4 * rec  # four records fit in a file
-    with RotatingPcapWriter(tmp_path, "ev", 1, per_file, 3 * per_file) as w:
-        for start in range(0, 40, 5):
-            w.write_batch(make_batch(5, t0=T0 + start), np.ones(5, dtype=bool))
-    files = sorted(tmp_path.glob("ev-*.pcap"))
-    assert w.files_rotated == 9 and w.files_deleted == 7
-    assert len(files) == 3 and files == w.paths
-    assert all(f.stat().st_size <= per_file for f in files)
-    assert sum(f.stat().st_size for f in files) <= 3 * per_file
-    src = OfflineSource([str(f) for f in files])
-    assert sum(len(b) for b in src.batches()) == 40 - 4 * 7  # the newest 12 frames survive
-    assert files[0].name.startswith("ev-000008-20231114T")
-
-
-def test_rotating_writer_counts_files_of_an_earlier_run(tmp_path: Path) -> None:
-    per_file = 24 + 2 * 116
-    with RotatingPcapWriter(tmp_path, "cam", 1, per_file, 2 * per_file) as w:
-        w.write_batch(make_batch(4))
-    first = sorted(tmp_path.glob("cam-*.pcap"))
-    (tmp_path / "cam-notes.txt").write_text("kept")
-    with RotatingPcapWriter(tmp_path, "cam", 1, per_file, 2 * per_file) as w2:
-        w2.write_frame(T0 + 100, b"y" * 100, 100)
-    names = sorted(p.name for p in tmp_path.glob("cam-*.pcap"))
-    assert w2.files_deleted == 1 and first[0].name not in names
-    assert names[-1].startswith("cam-000003-")
-    assert (tmp_path / "cam-notes.txt").exists()
-
-
-def test_rotating_writer_rejects_impossible_caps(tmp_path: Path) -> None:
-    with pytest.raises(ValueError):
-        RotatingPcapWriter(tmp_path, "x", 1, 10_000, 5_000)

@@ -21,8 +21,9 @@ from monitor.counters import Snapshot
 from monitor.decode.frames import decode_batch
 from monitor.flow.key import address_text
 from monitor.live import loop as loop_module
+from monitor.live.evidence import EvidenceOptions, EvidenceSink
 from monitor.live.health import CaptureStatus
-from monitor.live.loop import CaptureLoop, EvidenceOptions, EvidenceSink
+from monitor.live.loop import CaptureLoop
 from monitor.live.reload import apply_policy
 from monitor.model import CaptureError, Finding, FrameBatch
 from monitor.pipeline import Pipeline, PipelineSettings

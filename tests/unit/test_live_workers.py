@@ -93,15 +93,17 @@ def test_parent_writes_every_finding_and_publishes_the_stalest_time(tmp_path: Pa
         pool._handle(("findings", 0, rows))
         status = CaptureStatus(True, T0, T0)
         snap = Snapshot("x", T0, Counters())
-        pool._handle(("snapshot", 0, snap, status, [_row(finding(3))], [], False, 500.0))
-        pool._handle(("snapshot", 1, snap, status, [], [], False, 499.5))
+        pool._handle(("snapshot", 0, snap, status, [_row(finding(3))], [], False, 500.0, 2))
+        pool._handle(("snapshot", 1, snap, status, [], [], False, 499.5, 0))
         assert pool.published.taken == 499.5
-        pool._handle(("snapshot", 1, snap, status, [], [], False, 501.0))
+        pool._handle(("snapshot", 1, snap, status, [], [], False, 501.0, 5))
         assert pool.published.taken == 500.0
         info = pool.state.info(pool.published.taken)
         assert info.snapshot_taken == 500.0 and set(info.alerts_suppressed) == {
             "throttle", "fold", "rate",
         }  # fmt: skip
+        # each worker reports its failed evidence writes so far: the parent sums the latest
+        assert info.sink_write_errors == {"alerts": 0, "evidence": 7}
     finally:
         pool.alerts.close()
         pool.results.close()
