@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from monitor import __version__
 from monitor.classify.catalog import load_catalog, render_catalog, render_catalog_json
+from monitor.commands.logs import LIVE_REPEAT_SECONDS, log_level, report_suppressed, setup_logging
+from monitor.commands.pipes import stdout_closed
 from monitor.config import Policy, default_policy, describe_policy, load_policy
 from monitor.flow.table import FlowSettings
 from monitor.model import ConfigError, MonitorError
@@ -17,6 +19,23 @@ from monitor.pipeline import PipelineSettings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
 log = logging.getLogger("monitor")
+EXIT_HELP = """\
+exit status:
+  0  success; replay: no finding; live: stopped cleanly by SIGTERM/SIGINT
+  1  replay: at least one finding
+  2  usage, site policy or output path error (outputs are checked before reading)
+  3  replay: no packet could be read at all (verdict no_data, never clean)
+
+-v/--verbose and -q/--quiet may also follow the subcommand. A closed stdout
+(cctv-monitor catalog | head) ends the output quietly, with the usual status."""
+REPLAY_EXIT_HELP = """\
+exit status:
+  0  clean: no finding
+  1  at least one finding
+  2  usage, site policy or output path error: nothing was read or written
+  3  no packet could be read at all (verdict no_data, never clean)
+A partly readable input is read up to the damage and named in inputs[].errors;
+that alone does not change the status."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,16 +44,31 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    p = _Parser(prog="cctv-monitor", description="Passive verdicts on a 'closed' CCTV network.")
+    p = _Parser(
+        prog="cctv-monitor",
+        description="Passive verdicts on a 'closed' CCTV network.",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--version", action="version", version=f"cctv-monitor {__version__}")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    _global_options(p, "")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("replay", help="audit capture files (pcap, pcapng, .gz)")
+    r = sub.add_parser(
+        "replay",
+        help="audit capture files (pcap, pcapng, .gz)",
+        epilog=REPLAY_EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     r.add_argument("pcaps", nargs="+", metavar="PCAP")
     r.add_argument("--config", metavar="SITE.yaml", help="site policy (default: built-in)")
     r.add_argument("--json", action="store_true", help="print the JSON report on stdout")
-    r.add_argument("--report", metavar="FILE", help="write a report (.json, .md, .html)")
+    r.add_argument(
+        "--report",
+        metavar="FILE",
+        action="append",
+        help="write a report (.json, .md, .html); repeat for several formats",
+    )
     r.add_argument("--flows", metavar="FILE", help="write every flow (.csv, .parquet)")
     r.add_argument("--evidence", metavar="FILE", help="pcap of the packets of flagged flows")
     r.add_argument("--metrics-out", metavar="FILE", help="OpenMetrics with capture timestamps")
@@ -97,7 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("config", metavar="SITE.yaml")
     cat = sub.add_parser("catalog", help="print the vendor endpoint catalog")
     cat.add_argument("--json", action="store_true", help="machine-readable output")
+    for command in sub.choices.values():
+        _global_options(command, "_after")
     return p
+
+
+def _global_options(p: argparse.ArgumentParser, suffix: str) -> None:
+    """-v and -q, on the main parser and again (dest + ``suffix``) after each subcommand."""
+    p.add_argument(
+        "-v", "--verbose", action="count", default=0, dest="verbose" + suffix,
+        help="more log output (-vv: debug)",
+    )  # fmt: skip
+    p.add_argument(
+        "-q", "--quiet", action="store_true", dest="quiet" + suffix,
+        help="nothing on stdout but what --json asks for; one log level less",
+    )  # fmt: skip
 
 
 def _flow_options(p: argparse.ArgumentParser) -> None:
@@ -126,10 +174,11 @@ def _policy(path: str | None) -> Policy:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cctv-monitor`` console script."""
     args = build_parser().parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(
-        level=level, format="cctv-monitor: %(levelname)s: %(message)s", stream=sys.stderr
-    )
+    args.verbose += args.verbose_after
+    args.quiet = args.quiet or args.quiet_after
+    live = args.command == "live"  # a sensor says where it listens and how it stopped
+    level = log_level(logging.INFO if live else logging.WARNING, args.verbose, args.quiet)
+    once = setup_logging(level, LIVE_REPEAT_SECONDS if live else None)
     try:
         if args.command == "replay":
             from monitor.commands.replay_cmd import replay_command
@@ -148,19 +197,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return inventory_command(args, _settings(args, None))
         if args.command == "check-config":
-            print(describe_policy(load_policy(args.config)))
+            described = describe_policy(load_policy(args.config))
+            if not args.quiet:
+                print(described)
             return EXIT_CLEAN
         if args.command == "catalog":
             catalog = load_catalog()
             if args.json:
                 print(json.dumps(render_catalog_json(catalog), indent=2))
-            else:
+            elif not args.quiet:
                 print(render_catalog(catalog))
+            sys.stdout.flush()  # a closed pipe shows here, inside the try
             return EXIT_CLEAN
+    except BrokenPipeError:  # stdout's reader went away: it has what it wanted
+        stdout_closed()
+        return EXIT_CLEAN
     except ConfigError as exc:
         print(f"cctv-monitor: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (MonitorError, ValueError, OSError) as exc:
         print(f"cctv-monitor: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        report_suppressed(once)
     return EXIT_USAGE

@@ -8,6 +8,8 @@ import sys
 
 from monitor.classify.catalog import load_catalog
 from monitor.commands import tune_gc
+from monitor.commands.outputs import check_replay_outputs
+from monitor.commands.pipes import stdout_to_reader
 from monitor.config import Policy
 from monitor.pipeline import PipelineSettings
 from monitor.replay import run_replay, write_evidence
@@ -30,23 +32,22 @@ def _progress(packets: int, nbytes: int, seconds: float) -> None:
 
 def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineSettings) -> int:
     """Audit ``args.pcaps`` under ``policy``; return the contract's exit status."""
+    check_replay_outputs(args)  # before the first packet is read
     catalog = load_catalog()
     tune_gc()
-    show_progress = sys.stderr.isatty() and not args.no_progress
+    show_progress = sys.stderr.isatty() and not args.no_progress and not args.quiet
     run = run_replay(args.pcaps, policy, catalog, settings, _progress if show_progress else None)
     if show_progress:
         sys.stderr.write("\n")
-    result = run.result
-    for summary in result.inputs:
-        for error in summary.errors:
-            log.warning("%s", error)
-    if args.json:
-        write_json(result, sys.stdout)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(render_markdown(result))
-    if args.report:
-        write_report(result, args.report)
+    result = run.result  # input errors were logged as they were found
+    with stdout_to_reader():
+        if args.json:
+            write_json(result, sys.stdout)
+            sys.stdout.write("\n")
+        elif not args.quiet:
+            sys.stdout.write(render_markdown(result))
+    for report in args.report or ():
+        write_report(result, report)
     if args.flows:
         from monitor.report.flows_table import write_flows  # pandas loads only when asked
 

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 def run_live(config: LiveConfig, policy: Policy) -> int:
     """Run the sensor until SIGTERM/SIGINT; 0 after a clean flush."""
+    workers = f"{config.workers} capture processes" if config.workers > 1 else "one process"
+    log.info("site %s: capturing on %s, %s", policy.site, config.capture.interface, workers)
     if config.workers > 1:
         from monitor.live.workers import WorkerPool
 
@@ -64,7 +66,7 @@ class SingleSensor:
             self.signals.restore()
             self.alerts.close()
             server.shutdown()
-        log.warning(
+        log.info(
             "stopped: %d packets, %d findings; %s",
             self.pipeline.packets,
             self.alerts.findings,

@@ -206,7 +206,7 @@ class WorkerPool:
         if self.error is not None:
             raise CaptureError(self.error)
         packets = sum(s.counters.capture_packets.total() for s in self.latest.values())
-        log.warning(
+        log.info(
             "stopped: %d packets, %d findings; %s",
             packets,
             self.alerts.findings,

@@ -12,8 +12,10 @@ from monitor.report.markdown import render_markdown
 from monitor.report.openmetrics import write_openmetrics
 
 REPORT_SUFFIXES = (".json", ".md", ".html")
+FLOW_SUFFIXES = (".csv", ".parquet")  # here, not in flows_table, so checks need no pandas
 
 __all__ = [
+    "FLOW_SUFFIXES",
     "REPORT_SUFFIXES",
     "render_html",
     "render_markdown",

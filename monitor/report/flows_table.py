@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.model import FlowRecord
+from monitor.report import FLOW_SUFFIXES
 
 _TEXT = pd.StringDtype()
 # Column order and dtype of the export; text columns use pandas' nullable string dtype.
@@ -47,7 +48,6 @@ FLOW_DTYPES: dict[str, object] = {
     "end_reason": _TEXT,
     "findings": _TEXT,
 }
-FLOW_SUFFIXES = (".csv", ".parquet")
 CSV_ESCAPE = "'"
 CSV_UNSAFE = ("=", "+", "-", "@", "\t", "\r", CSV_ESCAPE)  # first characters that get it
 
