@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from monitor.audit import DEFAULT_GAP_THRESHOLD
+from monitor.capture.gaps import GapTracker
 from monitor.capture.merge import slice_batch
 from monitor.capture.offline import OfflineSource
 from monitor.capture.writer import open_capture_writer
@@ -37,16 +39,24 @@ def run_replay(
     settings: PipelineSettings | None = None,
     progress: Progress | None = None,
     batch_size: int = 4096,
+    gap_threshold: float | None = DEFAULT_GAP_THRESHOLD,
 ) -> ReplayRun:
-    """Stream every input through the pipeline, in timestamp order across files."""
-    source = OfflineSource(list(paths), batch_size=batch_size)
+    """Stream every input through the pipeline, in timestamp order across files.
+
+    Inputs are hashed (SHA-256) while they are read; an input with the same content as
+    an earlier one is skipped. Stretches of packet time longer than ``gap_threshold``
+    seconds without a packet (None or 0: not looked for) are noted in ``result.gaps``.
+    """
+    source = OfflineSource(list(paths), batch_size=batch_size, hash_inputs=True)
     pipe = Pipeline(policy, catalog, settings)
+    gaps = GapTracker(gap_threshold)
     linktypes: set[int] = set()
     started = time.monotonic()
     last_report = started
     interval = pipe.settings.snapshot_seconds
     for whole in source.batches():
         linktypes.add(whole.linktype)
+        gaps.add(whole.ts)
         for batch in _split_at_ticks(whole, interval):
             pipe.process(batch)
         if progress is not None and time.monotonic() - last_report > 0.5:
@@ -75,6 +85,7 @@ def run_replay(
         readable=source.any_readable,
     )
     return ReplayRun(result, pipe, linktypes)
+        gaps=gaps.summary,
 
 
 def _split_at_ticks(batch: FrameBatch, interval: float | None) -> Iterator[FrameBatch]:
@@ -98,7 +109,13 @@ def _ip_sort_key(ip: str) -> tuple[int, str]:
 
 
 def write_evidence(run: ReplayRun, paths: Sequence[str], out_path: str) -> int:
-    """Second pass: write exactly the packets of flagged flows; return how many."""
+    """Second pass: write exactly the packets of flagged flows; return how many.
+
+    Inputs the first pass skipped as duplicates are skipped here too.
+    """
+    inputs = run.result.inputs
+    if len(inputs) == len(paths):
+        paths = [p for p, s in zip(paths, inputs, strict=True) if s.duplicate_of is None]
     intervals: dict[int, list[tuple[float, float]]] = {}
     for key, first, last in run.pipeline.flagged:
         if isinstance(key, np.ndarray):  # light flows: arrays of them
@@ -111,7 +128,7 @@ def write_evidence(run: ReplayRun, paths: Sequence[str], out_path: str) -> int:
     with open_capture_writer(out_path, run.linktypes or {1}) as writer:
         if not intervals:
             return 0
-        for batch in OfflineSource(list(paths)).batches():
+        for batch in OfflineSource(list(paths), skip_duplicates=False).batches():
             d = decode_batch(batch, run.pipeline.udp_ports)
             keys, _ = flow_keys(d)
             candidates = np.flatnonzero(d.ip & np.isin(keys, wanted))

@@ -4,6 +4,8 @@ Formats are recognised from the first bytes, never from the file name: classic p
 (micro- and nanosecond, both byte orders), pcapng (both byte orders, several sections)
 and gzip streams of either. An input that cannot be opened as a capture at all (missing,
 empty, something else) gets an error in its summary and no packets; the others go on.
+An input whose content (SHA-256) repeats an earlier input's is read once: the repeat
+is skipped with a warning and its summary names the input it duplicates.
 
 Records are found by the stream readers of ``pcapfile`` and ``pcapng``, whose one
 per-packet loop runs in C when the speedup is built. libpcap is not used for files: it
@@ -14,12 +16,15 @@ record, and refuses pcapng files whose interfaces differ in link type.
 
 from __future__ import annotations
 
+import logging
 import os
 import zlib
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from monitor.capture.allocator import tune_allocator
+from monitor.capture.gzip_stream import GzipStream
+from monitor.capture.hashing import HashingFile, find_duplicates
 from monitor.capture.merge import merge_batches
 from monitor.capture.pcapfile import (
     PCAP_HEADER_LEN,
@@ -33,6 +38,7 @@ from monitor.capture.pcapng import PcapngStreamReader, pcapng_byteorder
 from monitor.model import FrameBatch, InputSummary
 
 GZIP_MAGIC = b"\x1f\x8b"
+log = logging.getLogger(__name__)
 
 
 class OfflineSource:
@@ -40,13 +46,24 @@ class OfflineSource:
 
     ``summaries`` holds one InputSummary per path (same order), filled while reading:
     packets, bytes (sum of wire lengths), first/last timestamp (earliest and latest seen),
-    format, errors and whether the file was cut short or stopped at damage.
+    format, errors, whether the file was cut short or stopped at damage (and where), its
+    size, pcapng interface statistics and, with ``hash_inputs``, its SHA-256. With
+    ``skip_duplicates`` an input with the same content as an earlier one is not read.
     """
 
-    def __init__(self, paths: Sequence[str], batch_size: int = 4096) -> None:
+    def __init__(
+        self,
+        paths: Sequence[str],
+        batch_size: int = 4096,
+        *,
+        hash_inputs: bool = False,
+        skip_duplicates: bool = True,
+    ) -> None:
         tune_allocator()
         self.paths = [os.fspath(p) for p in paths]
         self.batch_size = max(1, int(batch_size))
+        self.hash_inputs = hash_inputs
+        self.skip_duplicates = skip_duplicates
         self.summaries: list[InputSummary] = [InputSummary(path=p) for p in self.paths]
 
     @property
@@ -57,16 +74,38 @@ class OfflineSource:
     def batches(self) -> Iterator[FrameBatch]:
         """Every readable frame of every input, merged by timestamp (each file in order)."""
         self.summaries = [InputSummary(path=p) for p in self.paths]
-        streams = [self._counted(i) for i in range(len(self.paths))]
+        repeats = self._mark_duplicates() if self.skip_duplicates else {}
+        read = [i for i in range(len(self.paths)) if i not in repeats]
+        streams = [self._counted(i) for i in read]
         if len(streams) == 1:
             yield from streams[0]
         else:
             yield from merge_batches(streams)
+        for i, first in repeats.items():
+            self.summaries[i].sha256 = self.summaries[first].sha256
+
+    def _mark_duplicates(self) -> dict[int, int]:
+        """Find inputs that repeat an earlier one's content; note them and warn."""
+        if len(self.paths) < 2:
+            return {}
+        repeats, digests = find_duplicates(self.paths)
+        for i, digest in digests.items():
+            self.summaries[i].sha256 = digest
+        for i, first in repeats.items():
+            sink = self.summaries[i]
+            sink.duplicate_of = self.paths[first]
+            sink.size = _size(self.paths[i])
+            log.warning(
+                "%s: same content (SHA-256) as input %d (%s): counted once, this copy skipped",
+                self.paths[i], first + 1, self.paths[first],
+            )  # fmt: skip
+        return repeats
 
     def _counted(self, index: int) -> Iterator[FrameBatch]:
         """One input's batches, accounted in its summary as they pass."""
         sink = self.summaries[index]
-        for batch in read_input(self.paths[index], index, self.batch_size, sink):
+        hashing = self.hash_inputs and sink.sha256 is None
+        for batch in read_input(self.paths[index], index, self.batch_size, sink, hashing):
             if not len(batch):
                 continue
             sink.packets += len(batch)
@@ -77,19 +116,26 @@ class OfflineSource:
             yield batch
 
 
-def read_input(path: str, source: int, batch_size: int, sink: InputSummary) -> Iterator[FrameBatch]:
+def read_input(
+    path: str, source: int, batch_size: int, sink: InputSummary, hash_input: bool = False
+) -> Iterator[FrameBatch]:
     """The batches of one capture file of any supported format; problems go to ``sink``.
 
     ``sink.format`` is set once the file is known to be a capture, so an empty format
-    afterwards means the input could not be read at all.
+    afterwards means the input could not be read at all. ``sink.size`` is the file's
+    size; with ``hash_input`` the bytes are hashed as they are read, and once the stream
+    is exhausted ``sink.sha256`` holds the digest of the whole file (the rest of a
+    damaged file is hashed then).
     """
     name = os.path.basename(path)
     try:
-        fobj = open(path, "rb")  # noqa: SIM115 - closed by the with below, across yields
+        raw = open(path, "rb")  # noqa: SIM115 - closed by the with below, across yields
+        sink.size = os.fstat(raw.fileno()).st_size
     except OSError as exc:
         record_error(sink, f"{name}: cannot open: {exc.strerror or exc}", truncated=False)
         return
-    with fobj:
+    fobj: BinaryIO = HashingFile(raw) if hash_input else raw  # type: ignore[assignment]
+    with raw:
         try:
             head = fobj.read(PCAP_HEADER_LEN)
         except OSError as exc:  # a directory on some systems, an I/O error
@@ -97,8 +143,20 @@ def read_input(path: str, source: int, batch_size: int, sink: InputSummary) -> I
             return
         if head[:2] == GZIP_MAGIC:
             yield from _read_gzip(fobj, head, name, source, batch_size, sink)
-            return
-        yield from _read_stream(fobj, head, name, source, batch_size, sink, "")
+        else:
+            yield from _read_stream(fobj, head, name, source, batch_size, sink, "")
+        if isinstance(fobj, HashingFile):
+            try:
+                sink.sha256 = fobj.hexdigest()
+            except OSError as exc:
+                record_error(sink, f"{name}: cannot hash: {exc.strerror or exc}", truncated=False)
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
 
 
 def _read_gzip(
@@ -109,63 +167,10 @@ def _read_gzip(
     try:
         head = gz.read(PCAP_HEADER_LEN)
     except (EOFError, zlib.error) as exc:
-        record_error(sink, f"{name}: not a capture file (damaged gzip: {exc})", truncated=False)
+        message = f"{name}: not a capture file (damaged gzip: {exc})"
+        record_error(sink, message, truncated=False, offset=0)
         return
     yield from _read_stream(gz, head, name, source, batch_size, sink, ".gz")  # type: ignore[arg-type]
-
-
-class GzipStream:
-    """Decompresses gzip data (one or more members) from a binary stream, as ``read(n)``.
-
-    Unlike :class:`gzip.GzipFile` it hands out every byte that decodes before damage (a
-    cut-short or corrupt stream): the error is raised by the next ``read`` instead.
-    """
-
-    IN_CHUNK = 256 * 1024
-
-    def __init__(self, fobj: BinaryIO, prefix: bytes = b"") -> None:
-        self.fobj = fobj
-        self._input = prefix
-        self._z = zlib.decompressobj(wbits=31)
-        self._error: Exception | None = None
-        self._ended = False
-
-    def read(self, n: int) -> bytes:
-        """Up to ``n`` decompressed bytes; b"" at the end; raises at damage once drained."""
-        parts: list[bytes] = []
-        have = 0
-        while have < n and not self._ended:
-            if self._error is not None:
-                if parts:
-                    break
-                error, self._error, self._ended = self._error, None, True
-                raise error
-            try:
-                data = self._decode(n - have)
-            except (zlib.error, EOFError) as exc:
-                self._error = exc
-                continue
-            parts.append(data)
-            have += len(data)
-        return b"".join(parts)
-
-    def _decode(self, limit: int) -> bytes:
-        z = self._z
-        if z.eof:  # a member ended: another may follow
-            data = z.unused_data or self._more()
-            if not data:
-                self._ended = True
-                return b""
-            self._z = z = zlib.decompressobj(wbits=31)
-        else:
-            data = z.unconsumed_tail or self._more()
-            if not data:
-                raise EOFError("compressed file ended before the end-of-stream marker")
-        return z.decompress(data, limit)
-
-    def _more(self) -> bytes:
-        data, self._input = self._input or self.fobj.read(self.IN_CHUNK), b""
-        return data
 
 
 def _read_stream(
@@ -187,12 +192,14 @@ def _read_stream(
             fobj, header, name=name, source=source, batch_size=batch_size, sink=sink
         )
         yield from reader.batches()
+        sink.read_bytes = reader.window.offset
     elif pcapng_byteorder(head) is not None:
         sink.format = "pcapng" + suffix
         ng = PcapngStreamReader(
             fobj, name=name, source=source, batch_size=batch_size, sink=sink, initial=head
         )
         yield from ng.batches()
+        sink.read_bytes = ng.window.offset
     elif not head:
         record_error(sink, f"{name}: empty file, not a capture", truncated=False)
     else:
@@ -205,5 +212,5 @@ def _pcap_header(head: bytes, name: str, sink: InputSummary) -> PcapHeader | Non
     try:
         return parse_pcap_header(head)
     except ValueError as exc:
-        record_error(sink, f"{name}: {exc}")
+        record_error(sink, f"{name}: {exc}", offset=0)
         return None

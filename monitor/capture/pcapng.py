@@ -2,9 +2,10 @@
 
 Handles Section Header Blocks of either byte order (and several sections per file),
 Interface Description Blocks (link type, snaplen, ``if_tsresol`` in both its decimal and
-power-of-two forms, ``if_tsoffset``), Enhanced, Simple and obsolete Packet Blocks; every
-other block is skipped. Interfaces may differ in link type: a batch never mixes them, it
-is cut wherever the link type changes. The runs of Enhanced and Simple Packet Blocks are
+power-of-two forms, ``if_tsoffset``, ``if_name``), Enhanced, Simple and obsolete Packet
+Blocks, and Interface Statistics Blocks (drop counters, to ``sink.interface_drops``);
+every other block is skipped. Interfaces may differ in link type: a batch never mixes
+them, it is cut wherever the link type changes. The runs of Enhanced and Simple Packet Blocks are
 walked in C (``_records.c``) when it is built; the Python loop here is the fallback, the
 test oracle, and handles every other block, damage and error message either way.
 """
@@ -25,6 +26,7 @@ from monitor.capture.pcapfile import (
     report_stream_end,
     stream_window,
 )
+from monitor.capture.pcapng_stats import BT_ISB, ISB_MIN_LEN, InterfaceStats
 from monitor.model import FrameBatch, InputSummary
 from monitor.speedups import load
 
@@ -37,6 +39,7 @@ BT_SPB = 0x00000003
 BT_EPB = 0x00000006
 BOM_LITTLE = b"\x4d\x3c\x2b\x1a"
 BOM_BIG = b"\x1a\x2b\x3c\x4d"
+OPT_IF_NAME = 2
 OPT_IF_TSRESOL = 9
 OPT_IF_TSOFFSET = 14
 BLOCK_HEADER_LEN = 12  # type, length, trailing length
@@ -48,7 +51,7 @@ I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 Buffer = bytes | memoryview  # the window: bytes from a gzip stream, a memoryview from a file
 # Smallest possible length of each block type this reader decodes.
-_MIN_LEN = {BT_SHB: 28, BT_IDB: 20, BT_PB: 32, BT_SPB: 16, BT_EPB: 32}
+_MIN_LEN = {BT_SHB: 28, BT_IDB: 20, BT_PB: 32, BT_SPB: 16, BT_EPB: 32, BT_ISB: ISB_MIN_LEN}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,7 @@ class Interface:
     snaplen: int
     units: int = 1_000_000  # timestamp ticks per second
     offset: int = 0  # seconds added to every timestamp
+    name: str | None = None  # if_name
 
 
 def pcapng_byteorder(head: bytes) -> str | None:
@@ -78,7 +82,7 @@ def _tsresol_units(v: int) -> int | None:
 def parse_idb(body: bytes, order: str) -> Interface:
     """Decode an IDB body (everything between block length and trailing length)."""
     linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", body, 0)
-    units, offset = 1_000_000, 0
+    units, offset, name = 1_000_000, 0, None
     p = 8
     while p + 4 <= len(body):
         code, length = struct.unpack_from(order + "HH", body, p)
@@ -89,8 +93,10 @@ def parse_idb(body: bytes, order: str) -> Interface:
             units = _tsresol_units(value[0]) or units
         elif code == OPT_IF_TSOFFSET and length >= 8:
             offset = struct.unpack_from(order + "q", value)[0]
+        elif code == OPT_IF_NAME:
+            name = value.decode("utf-8", "replace").rstrip("\0") or None
         p += 4 + ((length + 3) & ~3)
-    return Interface(linktype, snaplen, units, offset)
+    return Interface(linktype, snaplen, units, offset, name)
 
 
 def epb_times(iface: I64, ticks: U64, interfaces: list[Interface]) -> F64:
@@ -129,6 +135,7 @@ class PcapngStreamReader:
         self.last_ts = 0.0  # what a Simple Packet Block (no timestamp of its own) gets
         self._need = BLOCK_HEADER_LEN
         self._skipped = 0
+        self.stats = InterfaceStats()
         self._lt_cache: tuple[list[Interface], int, I64] = ([], 0, np.empty(0, np.int64))
         self._reset_pending(-1)
 
@@ -275,10 +282,15 @@ class PcapngStreamReader:
             return self._slow_packet(p, blen, iface, p + 28, caplen, wirelen, (hi << 32) | lo)
         if btype == BT_IDB:
             self.interfaces.append(parse_idb(bytes(buf[p + 8 : p + blen - 4]), order))
+        elif btype == BT_ISB:
+            names = [i.name for i in self.interfaces]
+            if self.stats.add(bytes(buf[p + 8 : p + blen - 4]), order, names):
+                self.sink.interface_drops = self.stats.listed()
         elif btype == BT_SHB:
             if self._pending:
                 return _SWITCH  # the pending packets name this section's interfaces
             self._set_order(order)
+            self.stats.new_section(len(self.interfaces))
             self.interfaces = []
         return _GO
 
@@ -355,7 +367,8 @@ class PcapngStreamReader:
 
     def _damaged(self, p: int, what: str) -> int:
         offset = self.window.base + p
-        record_error(self.sink, f"{self.name}: {what} at byte offset {offset}: stopped reading")
+        message = f"{self.name}: {what} at byte offset {offset}: stopped reading"
+        record_error(self.sink, message, offset=offset)
         return _STOP
 
     def _finish(self) -> None:
