@@ -83,9 +83,9 @@ def run_replay(
         devices_overflow=pipe.devices.overflow.count(),
         flow_evictions=pipe.table.evictions,
         readable=source.any_readable,
+        gaps=gaps.summary,
     )
     return ReplayRun(result, pipe, linktypes)
-        gaps=gaps.summary,
 
 
 def _split_at_ticks(batch: FrameBatch, interval: float | None) -> Iterator[FrameBatch]:
