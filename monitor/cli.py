@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from monitor import __version__
 from monitor.classify.catalog import load_catalog, render_catalog, render_catalog_json
 from monitor.commands.logs import LIVE_REPEAT_SECONDS, log_level, report_suppressed, setup_logging
-from monitor.commands.pipes import stdout_closed
+from monitor.commands.pipes import flush_stdout, stdout_closed
 from monitor.config import Policy, default_policy, describe_policy, load_policy
 from monitor.flow.table import FlowSettings
 from monitor.model import ConfigError, MonitorError
@@ -173,7 +173,11 @@ def _policy(path: str | None) -> Policy:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cctv-monitor`` console script."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:  # --help, --version, a usage error: what they printed, flushed
+        flush_stdout()
+        raise
     args.verbose += args.verbose_after
     args.quiet = args.quiet or args.quiet_after
     live = args.command == "live"  # a sensor says where it listens and how it stopped
@@ -220,4 +224,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     finally:
         report_suppressed(once)
+        flush_stdout()  # whatever the command printed, while a closed pipe can be handled
     return EXIT_USAGE

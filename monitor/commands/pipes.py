@@ -24,6 +24,15 @@ def stdout_to_reader() -> Iterator[None]:
         stdout_closed()
 
 
+def flush_stdout() -> None:
+    """Flush stdout now, while a closed pipe can still be handled (not at exit, where
+    Python would print "Exception ignored" and exit with status 120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_closed()
+
+
 def stdout_closed() -> None:
     """Point stdout at /dev/null so that nothing, not even the exit's flush, fails again."""
     try:

@@ -6,6 +6,7 @@ closed pipe.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -119,11 +120,17 @@ def test_an_input_error_is_printed_once(tmp_path: Path) -> None:
 # --- a closed pipe -----------------------------------------------------------------------
 
 
-def _closed_stdout(*args: str) -> tuple[int, str]:
+def _env(buffered: bool) -> dict[str, str]:
+    """The environment, with stdout block-buffered as users have it (the default) or not."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return env if buffered else {**env, "PYTHONUNBUFFERED": "1"}
+
+
+def _closed_stdout(*args: str, buffered: bool = True) -> tuple[int, str]:
     """Run with a stdout pipe whose reader is gone before the first write."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=_env(buffered),
     )  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()
@@ -131,25 +138,31 @@ def _closed_stdout(*args: str) -> tuple[int, str]:
     return proc.wait(timeout=120), err
 
 
-@pytest.mark.parametrize("args", [["catalog"], ["catalog", "--json"], ["check-config", SITE]])
-def test_closed_pipe_ends_quietly(args: list[str]) -> None:
-    status, err = _closed_stdout(*args)
+@pytest.mark.parametrize("buffered", [True, False])
+@pytest.mark.parametrize(
+    "args",
+    [["catalog"], ["catalog", "--json"], ["check-config", SITE], ["inventory", EGRESS],
+     ["--version"], ["--help"], ["replay", "--help"]],
+)  # fmt: skip
+def test_closed_pipe_ends_quietly(args: list[str], buffered: bool) -> None:
+    status, err = _closed_stdout(*args, buffered=buffered)
     assert (status, err) == (0, "")
 
 
 def test_closed_pipe_in_replay_keeps_status_and_files(tmp_path: Path) -> None:
-    report = tmp_path / "r.json"
-    status, err = _closed_stdout("replay", EGRESS, "--config", SITE, "--report", str(report))
-    assert (status, err) == (1, "")
-    assert json.loads(report.read_text())["verdict"] == "findings"
-    status, err = _closed_stdout("replay", EGRESS, "--config", SITE, "--json")
-    assert (status, err) == (1, "")
+    for buffered in (True, False):
+        report = tmp_path / f"r{buffered}.json"
+        args = ("replay", EGRESS, "--config", SITE, "--report", str(report))
+        assert _closed_stdout(*args, buffered=buffered) == (1, "")
+        assert json.loads(report.read_text())["verdict"] == "findings"
+        args = ("replay", EGRESS, "--config", SITE, "--json")
+        assert _closed_stdout(*args, buffered=buffered) == (1, "")
 
 
 def test_catalog_into_head() -> None:
     run = subprocess.run(
         ["bash", "-c", f"set -o pipefail; {sys.executable} -m monitor catalog | head -n 1"],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=_env(buffered=True),
     )  # fmt: skip
     assert run.returncode == 0 and run.stderr == ""
     assert run.stdout.startswith("cctv-monitor vendor catalog")
