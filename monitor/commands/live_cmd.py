@@ -7,6 +7,7 @@ import dataclasses
 
 from monitor.capture.live import CaptureOptions, check_filter, compose_filter
 from monitor.commands import tune_gc
+from monitor.commands.outputs import check_live_outputs
 from monitor.config import Policy
 from monitor.exporter.server import parse_listen
 from monitor.exporter.webconfig import load_web_config
@@ -34,6 +35,7 @@ def build_config(args: argparse.Namespace, settings: PipelineSettings) -> LiveCo
     if not args.alerts_rate >= 0:
         raise ConfigError("--alerts-rate must not be negative")
     parse_listen(args.listen)
+    check_live_outputs(args)
     bpf = compose_filter(args.bpf)
     check_filter(bpf, args.snaplen)
     capture = CaptureOptions(

@@ -47,6 +47,21 @@ def replay_outputs(args: argparse.Namespace) -> list[Output]:
     return outs
 
 
+def check_live_outputs(args: argparse.Namespace) -> None:
+    """Check ``live``'s alert log (appended to) and evidence directory (made if missing)."""
+    if args.alerts:
+        check_outputs([Output("--alerts", args.alerts)])
+    if args.evidence_dir:
+        where = Path(args.evidence_dir)
+        while not where.exists() and where != where.parent:  # the part that exists
+            where = where.parent
+        out = Output("--evidence-dir", args.evidence_dir)
+        if not where.is_dir():
+            raise out.fail(f"{where} is not a directory")
+        if not os.access(where, os.W_OK | os.X_OK):
+            raise out.fail(f"{where} is not writable")
+
+
 def check_replay_outputs(args: argparse.Namespace) -> None:
     """Check ``replay``'s outputs against each other, the captures and the policy."""
     inputs = [("PCAP", path) for path in args.pcaps]

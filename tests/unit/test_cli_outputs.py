@@ -79,3 +79,25 @@ def test_replay_inputs_include_the_policy(tmp_path: Path) -> None:
     )
     with pytest.raises(OutputError, match="same file as --config"):
         check_replay_outputs(args)
+
+
+def test_live_checks_its_alert_log_and_evidence_directory(tmp_path: Path) -> None:
+    from monitor.commands.live_cmd import build_config
+    from monitor.pipeline import PipelineSettings
+
+    def config(*extra: str) -> object:
+        args = build_parser().parse_args(["live", "--interface", "eth1", *extra])
+        return build_config(args, PipelineSettings())
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match=r"--alerts /nodir/a\.jsonl: directory /nodir does not"):
+        config("--alerts", "/nodir/a.jsonl")
+    with pytest.raises(OutputError, match=f"--alerts {tmp_path}: is a directory"):
+        config("--alerts", str(tmp_path))
+    bad = tmp_path / "file" / "ev"
+    with pytest.raises(OutputError, match=f"--evidence-dir {bad}: {tmp_path}/file is not a dir"):
+        config("--evidence-dir", str(bad))
+    # a log that exists is appended to; a missing evidence directory is made at the first packet
+    (tmp_path / "a.jsonl").write_text("{}\n")
+    config("--alerts", str(tmp_path / "a.jsonl"), "--evidence-dir", str(tmp_path / "new" / "ev"))
+    assert (tmp_path / "a.jsonl").read_text() == "{}\n" and not (tmp_path / "new").exists()
