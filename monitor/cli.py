@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from monitor import __version__
+from monitor.audit import DEFAULT_GAP_THRESHOLD
 from monitor.classify.catalog import load_catalog, render_catalog, render_catalog_json
 from monitor.commands.logs import LIVE_REPEAT_SECONDS, log_level, report_suppressed, setup_logging
 from monitor.commands.pipes import flush_stdout, stdout_closed
@@ -36,6 +37,11 @@ exit status:
   3  no packet could be read at all (verdict no_data, never clean)
 A partly readable input is read up to the damage and named in inputs[].errors;
 that alone does not change the status."""
+VERIFY_EXIT_HELP = """\
+exit status:
+  0  every file the report names still has the SHA-256 it recorded
+  1  at least one file changed or is missing
+  2  the report cannot be read or is not a cctv-monitor JSON report"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -78,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         metavar="SECONDS",
         help="packet-time spacing of --metrics-out samples (default 60)",
+    )
+    r.add_argument(
+        "--gap-threshold",
+        type=float,
+        default=DEFAULT_GAP_THRESHOLD,
+        metavar="SECONDS",
+        help="packet-time stretches longer than this without any packet are gaps in the "
+        "report's coverage (default 300; 0: not looked for)",
     )
     _flow_options(r)
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -129,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("check-config", help="validate a site policy and print it")
     c.add_argument("config", metavar="SITE.yaml")
+    ver = sub.add_parser(
+        "verify",
+        help="re-hash the inputs, policy and evidence a JSON report names",
+        epilog=VERIFY_EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ver.add_argument("report", metavar="REPORT.json")
     cat = sub.add_parser("catalog", help="print the vendor endpoint catalog")
     cat.add_argument("--json", action="store_true", help="machine-readable output")
     for command in sub.choices.values():
@@ -178,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit:  # --help, --version, a usage error: what they printed, flushed
         flush_stdout()
         raise
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the report's provenance
     args.verbose += args.verbose_after
     args.quiet = args.quiet or args.quiet_after
     live = args.command == "live"  # a sensor says where it listens and how it stopped
@@ -200,6 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from monitor.commands.inventory_cmd import inventory_command
 
             return inventory_command(args, _settings(args, None))
+        if args.command == "verify":
+            from monitor.commands.verify_cmd import verify_command
+
+            return verify_command(args.report, sys.stdout)
         if args.command == "check-config":
             described = describe_policy(load_policy(args.config))
             if not args.quiet:

@@ -12,6 +12,7 @@ from monitor.commands.outputs import check_replay_outputs
 from monitor.commands.pipes import stdout_to_reader
 from monitor.config import Policy
 from monitor.pipeline import PipelineSettings
+from monitor.provenance import add_evidence, build_provenance
 from monitor.replay import run_replay, write_evidence
 from monitor.report import write_report
 from monitor.report.json_report import write_json
@@ -36,10 +37,17 @@ def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineS
     catalog = load_catalog()
     tune_gc()
     show_progress = sys.stderr.isatty() and not args.no_progress and not args.quiet
-    run = run_replay(args.pcaps, policy, catalog, settings, _progress if show_progress else None)
+    progress = _progress if show_progress else None
+    gaps = args.gap_threshold
+    run = run_replay(args.pcaps, policy, catalog, settings, progress, gap_threshold=gaps)
     if show_progress:
         sys.stderr.write("\n")
     result = run.result  # input errors were logged as they were found
+    result.provenance = build_provenance(policy.source, catalog.version, args.argv)
+    if args.evidence:  # first: the reports carry its SHA-256
+        written = write_evidence(run, args.pcaps, args.evidence)
+        log.info("evidence: %d packets written to %s", written, args.evidence)
+        add_evidence(result.provenance, args.evidence, written)
     with stdout_to_reader():
         if args.json:
             write_json(result, sys.stdout)
@@ -52,12 +60,9 @@ def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineS
         from monitor.report.flows_table import write_flows  # pandas loads only when asked
 
         write_flows(result.flows, args.flows)
-    if args.evidence:
-        written = write_evidence(run, args.pcaps, args.evidence)
-        log.info("evidence: %d packets written to %s", written, args.evidence)
     if args.metrics_out:
         with open(args.metrics_out, "w", encoding="utf-8") as fp:
             write_openmetrics(result.snapshots, policy.site, fp)  # type: ignore[arg-type]
-    if not result.readable:
+    if result.verdict == "no_data":  # not a single packet: never clean
         return EXIT_UNREADABLE
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN

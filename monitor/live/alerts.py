@@ -263,7 +263,7 @@ class AlertLog:
         """One sentence for the stop log: lines written and lost, findings held back and why."""
         s = self.suppressed
         text = (
-            f"{self.lines:,} alert lines and {self.held_back_lines:,} held_back lines written; "
+            f"{self.lines:,} alert lines and {self.held_back_lines:,} held_back lines; "
             f"{sum(s.values()):,} findings without a line of their own "
             f"({s['throttle']:,} repeats inside --throttle, {s['fold']:,} folded into "
             f"summaries, {s['rate']:,} over --alerts-rate)"

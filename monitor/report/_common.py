@@ -105,16 +105,82 @@ def plural(n: int, word: str) -> str:
 
 
 def headline(result: AuditResult) -> str:
-    """The one-line verdict an auditor reads first."""
-    if not result.findings:
-        return "CLEAN: no traffic left the closed network"
-    devices = len({f.device for f in result.findings})
-    return f"FINDINGS: {plural(len(result.findings), 'finding')} on {plural(devices, 'device')}"
+    """The one-line verdict an auditor reads first: ``WORD: sentence`` (see verdict_line)."""
+    return ": ".join(verdict_line(result))
+
+
+def verdict_line(result: AuditResult) -> tuple[str, str]:
+    """The verdict in words and the sentence after it.
+
+    ``NO DATA`` when no packet was read; ``FINDINGS`` with how many on how many devices
+    (and ``over incomplete data:`` with the reasons when the coverage is incomplete: there
+    may be more); ``CLEAN over incomplete data`` with the reasons from
+    :func:`coverage_notes` when the verdict rests on less than every packet of the
+    capture; else ``CLEAN``.
+    """
+    if result.verdict == "no_data":
+        return "NO DATA", "not a single packet could be read, so nothing is shown either way"
+    notes = "; ".join(coverage_notes(result))
+    if result.findings:
+        devices = plural(len({f.device for f in result.findings}), "device")
+        counted = f"{plural(len(result.findings), 'finding')} on {devices}"
+        return "FINDINGS", f"{counted} over incomplete data: {notes}" if notes else counted
+    if notes:
+        return "CLEAN over incomplete data", notes
+    return "CLEAN", "no traffic left the closed network"
+
+
+def coverage_notes(result: AuditResult) -> list[str]:
+    """Why the verdict does not cover the whole capture, a phrase per reason (empty: it does).
+
+    Inputs not read to their end (unreadable, cut short, damaged, packet blocks skipped),
+    frames that could not be decoded (per layer), gaps longer than the threshold without
+    any packet, and packets the capture itself recorded as dropped (pcapng statistics).
+    Inputs skipped as duplicates are not a reason: their content was counted once.
+    """
+    notes = []
+    partial = [i for i in result.inputs if not i.complete]
+    if partial:
+        shown = ", ".join(_input_note(i) for i in partial[:3]) + (", ..." if partial[3:] else "")
+        notes.append(f"{plural(len(partial), 'input')} not read completely ({shown})")
+    layers = {k: v for k, v in sorted(result.decode_errors.items()) if v}
+    if layers:
+        per_layer = ", ".join(f"{k}: {v:,}" for k, v in layers.items())
+        notes.append(f"{plural(sum(layers.values()), 'frame')} could not be decoded ({per_layer})")
+    gaps = result.gaps
+    if gaps.total and gaps.threshold is not None:
+        notes.append(
+            f"{plural(gaps.total, 'gap')} of more than {duration_text(gaps.threshold)} without "
+            f"any packet (longest {duration_text(gaps.longest)})"
+        )
+    dropped = sum(d.dropped for i in result.inputs for d in i.interface_drops)
+    if dropped:
+        notes.append(f"{plural(dropped, 'packet')} dropped while capturing (pcapng statistics)")
+    return notes
+
+
+def _input_note(inp: InputSummary) -> str:
+    name = inp.path.replace("\\", "/").rsplit("/", 1)[-1]
+    if not inp.format:
+        return f"{name}: unreadable"
+    if inp.damage_offset is not None:
+        return f"{name}: stopped at byte {inp.damage_offset:,}"
+    return f"{name}: {plural(len(inp.errors), 'error')}"
+
+
+def duration_text(seconds: float) -> str:
+    """``45 s``, ``12.5 min``, ``3.2 h``, ``2.1 d``."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
 
 
 def input_problems(inp: InputSummary) -> list[str]:
     """What went wrong reading one input (empty when it was read completely)."""
     problems = []
+    if inp.duplicate_of is not None:
+        problems.append("SKIPPED: same content as an earlier input")
     if inp.truncated:
         problems.append("TRUNCATED")
     if inp.errors:
@@ -125,16 +191,36 @@ def input_problems(inp: InputSummary) -> list[str]:
 
 
 def caveats(result: AuditResult) -> list[str]:
-    """Warnings that qualify the verdict (damaged inputs, nothing read)."""
+    """Warnings that qualify the verdict: what the coverage lacks (damaged inputs, frames
+    not decoded, gaps, drops), nothing read, duplicates skipped, evictions, overflow."""
     notes = []
-    damaged = [i for i in result.inputs if i.truncated or i.errors]
+    damaged = [i for i in result.inputs if not i.complete]
     if damaged:
         notes.append(
             f"{plural(len(damaged), 'input')} could not be read completely; "
             "the verdict covers only the packets that were read."
         )
     if result.packets == 0:
-        notes.append("No packets were read: a clean verdict here proves nothing.")
+        notes.append("No packets were read: there is no verdict (no_data).")
+    for inp in result.inputs:
+        if inp.duplicate_of is not None:
+            notes.append(
+                f"{inp.path} has the same content (SHA-256) as {inp.duplicate_of}: "
+                "it was counted once, this copy was skipped."
+            )
+    gaps = result.gaps
+    if gaps.total and gaps.threshold is not None:
+        notes.append(
+            f"The capture has {plural(gaps.total, 'gap')} of more than "
+            f"{duration_text(gaps.threshold)} without any packet ({duration_text(gaps.seconds)} "
+            f"in all, the longest {duration_text(gaps.longest)}): was the capture running?"
+        )
+    dropped = sum(d.dropped for i in result.inputs for d in i.interface_drops)
+    if dropped:
+        notes.append(
+            f"The capture recorded {plural(dropped, 'packet')} as dropped (pcapng interface "
+            "statistics); the verdict cannot cover them."
+        )
     if result.flow_evictions:
         notes.append(
             f"{plural(result.flow_evictions, 'flow')} ended early because the flow table was "
@@ -145,10 +231,11 @@ def caveats(result: AuditResult) -> list[str]:
             f"{plural(result.devices_overflow, 'further host')} beyond the device limit "
             "are counted together as the device 'other' (limits.devices in the policy)."
         )
-    undecodable = {k: v for k, v in result.decode_errors.items() if k in DECODE_GAPS and v}
+    undecodable = {k: v for k, v in result.decode_errors.items() if v}
     for layer, count in sorted(undecodable.items()):
+        why = DECODE_GAPS.get(layer, f"{layer} layer")
         notes.append(
-            f"{plural(count, 'frame')} could not be decoded ({DECODE_GAPS[layer]}); "
+            f"{plural(count, 'frame')} could not be decoded ({why}); "
             "the verdict does not cover them."
         )
     return notes
@@ -158,6 +245,7 @@ def caveats(result: AuditResult) -> list[str]:
 DECODE_GAPS = {
     "vlan": "more than 8 VLAN tags",
     "tunnel": "tunnels nested more than 4 deep",
+    "ip": "an IP header cut short or malformed",
 }
 
 
