@@ -99,9 +99,9 @@ def bytes_by_verdict(device: DeviceSummary) -> dict[str, int]:
     return out
 
 
-def plural(n: int, word: str) -> str:
-    """``1 finding``, ``2 findings``."""
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+def plural(n: int, word: str, many: str = "") -> str:
+    """``1 finding``, ``2 findings``; ``many`` when not just ``word + "s"`` (``addresses``)."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {many or word + 's'}"
 
 
 def headline(result: AuditResult) -> str:

@@ -1,10 +1,16 @@
-"""The Markdown report an auditor reads or hands over (``--report FILE.md``)."""
+"""The Markdown report an auditor reads or hands over (``--report FILE.md``).
+
+The same order as the HTML report: the answer to "is the closed network closed?" first
+(devices that crossed it, vendor endpoints, bytes sent out, first and last time,
+warnings), then the evidence: one findings table per kind, the devices, what was read,
+provenance.
+"""
 
 from __future__ import annotations
 
 import re
 
-from monitor.model import AuditResult, DeviceSummary, Finding
+from monitor.model import AuditResult, DeviceSummary, Finding, FindingKind
 from monitor.report._common import (
     KIND_MEANING,
     MIRROR_HEADER,
@@ -17,24 +23,35 @@ from monitor.report._common import (
     conflict_text,
     conflicts,
     count_by_kind,
-    device_label,
     devices_per_kind,
-    grouped_findings,
+    finding_key,
     has_facts,
     headline,
     human_bytes,
     identified_by,
     input_problems,
+    ip_key,
     iso_utc,
     mirror_rows,
     peer_text,
+    plural,
     port_text,
     sorted_devices,
 )
+from monitor.report.answer import Answer, answer, answer_sentences
 
 # Backslash-escape what CommonMark/GFM give meaning to, wherever it stands; "." and "-"
 # only matter at the start of a line, which a value never is here.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
+# what the peer is, per kind (the header of the peer column)
+PEER_HEADER = {
+    "egress": "outside address",
+    "vendor_cloud": "vendor endpoint address",
+    "vendor_lookup": "resolver asked",
+    "external_resolver": "resolver",
+    "upnp_port_mapping": "gateway asked",
+    "inbound": "from (outside)",
+}
 
 
 def md(value: object) -> str:
@@ -43,15 +60,13 @@ def md(value: object) -> str:
 
 
 def render_markdown(result: AuditResult) -> str:
-    """The whole report: verdict, inputs, totals, kinds, devices, findings."""
+    """The whole report: the answer, then findings per kind, devices, inputs, provenance."""
     parts = [
-        _head(result),
-        _inputs(result),
-        _mirror(result),
-        _totals(result),
-        _kinds(result),
-        _devices(result),
+        _answer(result, answer(result)),
         _findings(result),
+        _devices(result),
+        _read(result),
+        _provenance(result),
     ]
     return "\n\n".join(p for p in parts if p) + "\n"
 
@@ -63,60 +78,82 @@ def _table(header: list[str], rows: list[list[str]], align: str = "") -> str:
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
 
-def _head(result: AuditResult) -> str:
-    lines = [f"# cctv-monitor audit report: {md(result.site)}", "", f"**{headline(result)}**"]
-    firsts = [i.first_ts for i in result.inputs if i.first_ts is not None]
-    lasts = [i.last_ts for i in result.inputs if i.last_ts is not None]
-    if firsts and lasts:
-        lines += ["", f"Capture time (UTC): {iso_utc(min(firsts))} to {iso_utc(max(lasts))}"]
-    lines += [f"\n> **Warning:** {note}" for note in caveats(result)]
+def _answer(result: AuditResult, ans: Answer) -> str:
+    first, *rest = answer_sentences(result, ans, md)
+    lines = [
+        f"# cctv-monitor audit report: {md(result.site)}",
+        "",
+        "## Is the closed network closed?",
+    ]
+    lines += ["", f"**{first}**", "", f"**{md(headline(result))}**"]
+    lines += [f"\n{sentence}" for sentence in rest]
+    lines += [f"\n> **Warning:** {md(note)}" for note in caveats(result)]
+    if ans.devices:
+        lines += ["", "### Devices that exchanged traffic with the outside", ""]
+        header = ["device", "name", "findings", "vendor endpoints reached", "outside addresses"]
+        header += ["bytes sent out", "bytes both ways", "first (UTC)", "last (UTC)"]
+        rows = [
+            [md(d.ip), md(d.name), ", ".join(f"`{k}`" for k in d.kinds) or "-",
+             md(", ".join(d.endpoints)), f"{d.peers:,}", bytes_text(d.sent),
+             bytes_text(d.exchanged), iso_utc(d.first_ts), iso_utc(d.last_ts)]
+            for d in ans.devices
+        ]  # fmt: skip
+        lines.append(_table(header, rows, "....rrr"))
+    if ans.endpoints:
+        lines += ["", "### Vendor endpoints", ""]
+        header = ["endpoint", "vendor", "names seen", "devices", "reached", "flows", "bytes"]
+        header += ["first (UTC)", "last (UTC)"]
+        rows = [
+            [md(u.endpoint), md(u.vendor), md(", ".join(u.names)), md(", ".join(u.devices)),
+             "yes" if u.reached else "looked up only", f"{u.flows:,}", bytes_text(u.bytes),
+             iso_utc(u.first_ts), iso_utc(u.last_ts)]
+            for u in ans.endpoints
+        ]  # fmt: skip
+        lines.append(_table(header, rows, ".....rr"))
     return "\n".join(lines)
 
 
-def _inputs(result: AuditResult) -> str:
-    rows = []
-    for n, inp in enumerate(result.inputs, 1):
-        problems = input_problems(inp)
-        status = "**" + ", ".join(problems) + "**" if problems else "ok"
-        ident = [str(n), md(inp.path), md(inp.format)]
-        counts = [f"{inp.packets:,}", bytes_text(inp.bytes)]
-        rows.append([*ident, *counts, iso_utc(inp.first_ts), iso_utc(inp.last_ts), status])
-    header = ["#", "path", "format", "packets", "bytes", "first packet", "last packet", "status"]
-    out = ["## Inputs", "", _table(header, rows, "r..rr")]
-    for n, inp in enumerate(result.inputs, 1):
-        out += ["", f"**Errors in input {n}** ({md(inp.path)}):", ""] if inp.errors else []
-        out += [f"- {md(err)}" for err in inp.errors]
-    return "\n".join(out)
-
-
-def _mirror(result: AuditResult) -> str:
-    rows = [[md(cell) for cell in row] for row in mirror_rows(result)]
-    if not rows:
-        return ""
-    return f"## Mirror sessions\n\n{MIRROR_NOTE}\n\n" + _table(MIRROR_HEADER, rows, "...rr")
-
-
-def _totals(result: AuditResult) -> str:
-    row = [
-        f"{result.packets:,}",
-        bytes_text(result.bytes),
-        f"{result.flow_count:,}",
-        f"{len(result.devices):,}",
-        f"{len(result.findings):,}",
-    ]
-    header = ["packets", "bytes", "flows", "devices", "findings"]
-    return "## Totals\n\n" + _table(header, [row], "rrrrr")
-
-
-def _kinds(result: AuditResult) -> str:
-    counts = count_by_kind(result.findings)
-    devices = devices_per_kind(result.findings)
+def _findings(result: AuditResult) -> str:
+    """Findings by kind: a summary, then one table per kind with the evidence in words."""
+    counts, devices = count_by_kind(result.findings), devices_per_kind(result.findings)
     rows = [
         [f"`{kind}`", meaning, f"{counts[kind]:,}", f"{devices[kind]:,}"]
         for kind, meaning in KIND_MEANING.items()
     ]
-    header = ["kind", "meaning", "findings", "devices"]
-    return "## Findings by kind\n\n" + _table(header, rows, "..rr")
+    out = [
+        "## Findings by kind",
+        "",
+        _table(["kind", "meaning", "findings", "devices"], rows, "..rr"),
+    ]
+    if not result.findings:
+        return "\n".join([*out, "", "None."])
+    for kind in FindingKind:
+        found = sorted(
+            (f for f in result.findings if f.kind == kind),
+            key=lambda f: (ip_key(f.device), finding_key(f)),
+        )
+        if found:
+            summary = f"{plural(len(found), 'finding')} on {plural(devices[kind], 'device')}."
+            out += ["", f"### `{kind}`: {KIND_MEANING[kind]}", "", summary, ""]
+            out.append(_kind_table(kind, found))
+    return "\n".join(out)
+
+
+def _kind_table(kind: FindingKind, found: list[Finding]) -> str:
+    vendor = any(f.endpoint for f in found)
+    dns = kind in (FindingKind.VENDOR_LOOKUP, FindingKind.EXTERNAL_RESOLVER)
+    header = ["device", PEER_HEADER.get(kind, "peer"), "port", "asked for" if dns else "name"]
+    header += ["vendor", "endpoint"] if vendor else []
+    header += ["answered", "first (UTC)", "last (UTC)", "flows", "packets", "bytes", "evidence"]
+    rows = []
+    for f in found:
+        name = (getattr(f, "query_name", None) or f.peer_name) if dns else f.peer_name
+        row = [md(f.device), md(peer_text(f)), md(port_text(f)), md(name)]
+        row += [md(f.vendor), md(f.endpoint)] if vendor else []
+        row += ["yes" if f.answered else "**no**", iso_utc(f.first_ts), iso_utc(f.last_ts)]
+        row += [f"{f.flows:,}", f"{f.packets:,}", bytes_text(f.bytes), md(f.evidence)]
+        rows.append(row)
+    return _table(header, rows, "." * (len(header) - 4) + "rrr")
 
 
 def _devices(result: AuditResult) -> str:
@@ -174,32 +211,56 @@ def _verdict_cell(n: int) -> str:
     return "-" if n == 0 else human_bytes(n)
 
 
-def _findings(result: AuditResult) -> str:
-    if not result.findings:
-        return "## Findings\n\nNone."
-    devices = {d.ip: d for d in result.devices}
-    out = ["## Findings"]
-    header = ["peer", "port", "peer name", "vendor", "endpoint", "answered"]
-    header += ["first (UTC)", "last (UTC)", "packets", "bytes", "evidence"]
-    for device, by_kind in grouped_findings(result):
-        out += ["", f"### {md(device_label(devices, device))}"]
-        for kind, findings in by_kind:
-            out += ["", f"#### `{kind}` ({len(findings)})", ""]
-            out.append(_table(header, [_finding_row(f) for f in findings], "........rr"))
+def _read(result: AuditResult) -> str:
+    """What was read: inputs (with their errors), mirror sessions, totals."""
+    rows = []
+    for n, inp in enumerate(result.inputs, 1):
+        problems = input_problems(inp)
+        status = "**" + ", ".join(problems) + "**" if problems else "ok"
+        ident = [str(n), md(inp.path), md(inp.format)]
+        counts = [f"{inp.packets:,}", bytes_text(inp.bytes)]
+        rows.append([*ident, *counts, iso_utc(inp.first_ts), iso_utc(inp.last_ts), status])
+    header = ["#", "path", "format", "packets", "bytes", "first packet", "last packet", "status"]
+    out = ["## What was read", "", "### Inputs", "", _table(header, rows, "r..rr")]
+    for n, inp in enumerate(result.inputs, 1):
+        out += ["", f"**Errors in input {n}** ({md(inp.path)}):", ""] if inp.errors else []
+        out += [f"- {md(err)}" for err in inp.errors]
+    mirror = [[md(cell) for cell in row] for row in mirror_rows(result)]
+    if mirror:
+        out += ["", "### Mirror sessions", "", MIRROR_NOTE, ""]
+        out.append(_table(MIRROR_HEADER, mirror, "...rr"))
+    totals = [f"{result.packets:,}", bytes_text(result.bytes), f"{result.flow_count:,}"]
+    totals += [f"{len(result.devices):,}", f"{len(result.findings):,}"]
+    out += ["", "### Totals", ""]
+    out.append(_table(["packets", "bytes", "flows", "devices", "findings"], [totals], "rrrrr"))
     return "\n".join(out)
 
 
-def _finding_row(f: Finding) -> list[str]:
-    return [
-        md(peer_text(f)),
-        md(port_text(f)),
-        md(f.peer_name),
-        md(f.vendor),
-        md(f.endpoint),
-        "yes" if f.answered else "**no**",
-        iso_utc(f.first_ts),
-        iso_utc(f.last_ts),
-        f"{f.packets:,}",
-        bytes_text(f.bytes),
-        md(f.evidence),
+def _provenance(result: AuditResult) -> str:
+    """Tool, catalog, policy, time, command line, evidence and every input's SHA-256."""
+    prov = result.provenance
+    if prov is None:
+        return ""
+    policy = "built-in default"
+    if prov.policy_path is not None:
+        policy = f"{md(prov.policy_path)} (SHA-256 `{prov.policy_sha256 or 'unreadable'}`)"
+    lines = [
+        "## Provenance",
+        "",
+        f"- Tool: cctv-monitor {md(prov.tool_version)}, vendor catalog {md(prov.catalog_version)}",
+        f"- Policy: {policy}",
+        f"- Generated (UTC): {md(prov.generated)}",
+        f"- Command line: {md(' '.join(prov.command_line))}",
     ]
+    if prov.evidence_path is not None:
+        sha = prov.evidence_sha256 or "unreadable"
+        count = f"{prov.evidence_packets or 0:,} packets"
+        lines.append(f"- Evidence: {md(prov.evidence_path)}, {count} (SHA-256 `{sha}`)")
+    rows = []
+    for n, i in enumerate(result.inputs, 1):
+        size = "-" if i.size is None else f"{i.size:,}"
+        kind = md(i.format) if i.duplicate_of is None else "duplicate, skipped"
+        cells = [str(n), md(i.path), size, f"`{i.sha256 or '-'}`", kind]
+        rows.append([*cells, iso_utc(i.first_ts), iso_utc(i.last_ts)])
+    header = ["#", "input", "bytes", "SHA-256", "format", "first packet", "last packet"]
+    return "\n".join([*lines, "", _table(header, rows, "r.r")])

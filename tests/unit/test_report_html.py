@@ -8,10 +8,8 @@ from html.parser import HTMLParser
 from monitor.model import FindingKind
 from monitor.report.html import render_html
 from tests.unit.report_samples import (
-    CAM,
     HOSTILE_NAME,
     HOSTILE_PATH,
-    NVR,
     clean_result,
     findings_result,
 )
@@ -75,14 +73,19 @@ def test_no_external_resources_and_nothing_runs() -> None:
 
 def test_clean_headline() -> None:
     text = render_html(clean_result())
-    assert '<p class="verdict clean">CLEAN: no traffic left the closed network</p>' in text
+    answer = text.index("<h2>Is the closed network closed?</h2>")
+    assert answer < text.index('<div class="verdict clean">') < text.index("<h2>Findings by kind")
+    assert "Yes: no traffic crossed the boundary of the closed network.</p>" in text
+    assert '<p class="headline">CLEAN: no traffic left the closed network</p>' in text
     assert 'class="warn"' not in text
     assert "<p>None.</p>" in text
+    assert "<svg" not in text  # nothing to draw
 
 
 def test_findings_headline_and_warning() -> None:
     text = render_html(findings_result())
-    assert '<p class="verdict findings">FINDINGS: 6 findings on 2 devices</p>' in text
+    assert '<div class="verdict findings">' in text
+    assert '<p class="headline">FINDINGS: 6 findings on 2 devices' in text
     assert "1 input could not be read completely" in text
     assert '<span class="bad">TRUNCATED, 1 ERROR, 2 undecodable frames</span>' in text
 
@@ -91,12 +94,13 @@ def test_same_content_as_markdown() -> None:
     text = render_html(findings_result())
     for kind in FindingKind:
         assert f"<code>{kind}</code>" in text
-    assert text.index(f"<h3>{NVR} (nvr-1, recorder)</h3>") < text.index(
-        f"<h3>{CAM} (cam-hansa-01, hikvision, camera)</h3>"
-    )
-    assert "<td>dev.hik-connect.com</td>" in text
-    assert '<td class="num">5,000,000 B (4.8 MiB)</td>' in text
-    assert '<td class="time">2024-05-01T12:00:10.000Z</td>' in text
+    order = [text.index(f'<h3 id="kind-{k}"><code>{k}</code>: ') for k in FindingKind]
+    assert order == sorted(order)  # one table per kind, in contract order
+    assert '<span class="any">dev.hik-connect.com</span>' in text
+    assert '<td class="num">5,000,000 B<br><small>4.8 MiB</small></td>' in text
+    # the whole capture is on 2024-05-01: the date stands once in the header, not in every cell
+    assert '<th class="time">first / last (UTC, 2024-05-01)</th>' in text
+    assert '<td class="time">12:00:10.000<br>12:00:12.250</td>' in text
     assert '<span class="bad">no</span>' in text
 
 

@@ -19,7 +19,7 @@ def test_clean_headline() -> None:
     assert "**CLEAN: no traffic left the closed network**" in text
     assert "FINDINGS" not in text
     assert "Warning" not in text
-    assert _section(text, "Findings").strip().endswith("None.")
+    assert _section(text, "Findings by kind").strip().endswith("None.")
 
 
 def test_findings_headline_counts_findings_and_devices() -> None:
@@ -66,16 +66,20 @@ def test_devices_and_traffic_by_verdict() -> None:
     assert f"| {CAM} | 1.4 MiB | - | 9.8 KiB | 180 B | 4.8 MiB | - |" in devices
 
 
-def test_findings_grouped_by_device_then_kind() -> None:
-    findings = _section(render_markdown(findings_result()), "Findings")
-    nvr = findings.index(f"### {NVR} \\(nvr-1, recorder\\)")
-    cam = findings.index(f"### {CAM} \\(cam-hansa-01, hikvision, camera\\)")
-    assert nvr < cam
-    order = [findings.index(f"#### `{k}` (1)", cam) for k in list(FindingKind)[:-1]]
+def test_findings_one_table_per_kind_in_contract_order() -> None:
+    findings = _section(render_markdown(findings_result()), "Findings by kind")
+    order = [findings.index(f"### `{k}`: ") for k in FindingKind]
     assert order == sorted(order)
-    assert "| 203.0.113.5 | 443/tcp | - | - | - | **no** | 2024-05-01T12:00:10.000Z" in findings
-    assert "| 5,000,000 B (4.8 MiB) | TLS SNI dev.hik-connect.com |" in findings
-    assert "| 10.20.0.1 | icmp |" in findings
+    assert "1 finding on 1 device." in findings  # singular, every kind has one here
+    egress = findings[order[0] : order[1]]
+    assert "| device | outside address | port | name | answered | first (UTC) |" in egress
+    assert f"| {CAM} | 203.0.113.5 | 443/tcp | - | **no** | 2024-05-01T12:00:10.000Z" in egress
+    cloud = findings[order[1] : order[2]]
+    assert "| vendor | endpoint |" in cloud and "| hikvision | hik-connect |" in cloud
+    assert "| 5,000,000 B (4.8 MiB) | TLS SNI dev.hik-connect.com |" in cloud
+    inbound = findings[order[-1] :]
+    assert f"| {NVR} | 198.51.100.7 | 8000/tcp |" in inbound
+    assert f"| {CAM} | 10.20.0.1 | icmp |" in findings[order[4] : order[5]]
 
 
 def test_packet_text_is_escaped() -> None:
