@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import subprocess
 import sys
 from collections import Counter
@@ -117,3 +118,12 @@ def test_bytes_sent_outside_match_tshark(reports: dict[str, str]) -> None:
         want[next(s for s in sources if s)] += int(size)
     assert _sent_out(reports["md"]) == dict(want)
     assert len(want) == 6
+
+
+def test_readme_shows_the_report_at_1400_px() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "](docs/img/report.png)" in readme
+    png = (ROOT / "docs" / "img" / "report.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert width == 1400 and height > 1000
