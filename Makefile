@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 APT_PACKAGES := tshark tcpdump tcpreplay prometheus iproute2 time nftables chromium
 SAMPLES := pcaps/demo_day.pcap.gz
 
-.PHONY: setup system-deps demo test lint bench mutation backfill clean
+.PHONY: setup system-deps demo test lint bench mutation fuzz backfill clean
 
 $(STAMP): pyproject.toml setup.py $(wildcard monitor/*/*.c monitor/native/*.h)
 	$(PYTHON) -m venv $(VENV)
@@ -74,5 +74,12 @@ mutation: setup
 	$(BIN)/pip install --quiet -e '.[mutation]'
 	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
 
+# Sanitizer fuzzing of the readers, decoder, grouping, dissectors and pipeline (ASan +
+# UBSan build in build/asan, atheris when installed). `make test` runs a one-minute smoke;
+# run it for hours with e.g. `make fuzz FUZZ_SECONDS=28800`. Crashes land in tests/fuzz/regressions.
+FUZZ_SECONDS ?= 3600
+fuzz: setup
+	$(BIN)/python tools/fuzz/run.py --seconds $(FUZZ_SECONDS) $(FUZZ_ARGS)
+
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache mutants
+	rm -rf $(VENV) out build .pytest_cache .ruff_cache mutants
