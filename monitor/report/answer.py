@@ -77,7 +77,8 @@ def crosses(f: Finding, inside: set[str]) -> bool:
     """Whether a finding's traffic went past the closed network's boundary.
 
     An ``external_resolver`` finding crosses when its resolver is not a closed-network
-    host (every closed-network host seen is a device); a summary when any sample peer is.
+    host (``inside``: every address of the devices and of the hosts only ever seen as
+    destinations); a summary when any sample peer is not.
     """
     if f.kind in _CROSSING_KINDS:
         return True
@@ -85,6 +86,12 @@ def crosses(f: Finding, inside: set[str]) -> bool:
         return False
     peers = list(f.sample_peers or ()) if f.is_summary else [f.peer or ""]
     return any(p and p not in inside for p in peers)
+
+
+def addresses(dev: DeviceSummary) -> list[str]:
+    """Every address of ``dev``, its primary ``ip`` first."""
+    more = getattr(dev, "addresses", None) or []
+    return [dev.ip, *(a for a in more if a != dev.ip)]
 
 
 def sent_outside(dev: DeviceSummary) -> dict[str, int]:
@@ -100,17 +107,19 @@ def exchanged_outside(dev: DeviceSummary) -> int:
 
 def answer(result: AuditResult) -> Answer:
     """The answer and its proof (see the module doc)."""
-    known = {d.ip: d for d in result.devices}
-    crossing = [f for f in result.findings if crosses(f, set(known))]
+    known = {a: d for d in result.devices for a in addresses(d)}  # every address of each
+    silent = {a for d in getattr(result, "silent_hosts", []) for a in addresses(d)}
+    crossing = [f for f in result.findings if crosses(f, set(known) | silent)]
     crossed = {id(f) for f in crossing}
     devices: dict[str, DeviceOutside] = {}
     for dev in result.devices:
         if exchanged_outside(dev):
             devices[dev.ip] = _outside(dev)
     for f in crossing:
-        dev = devices.get(f.device)
+        owner = known.get(f.device) or DeviceSummary(ip=f.device)
+        dev = devices.get(owner.ip)
         if dev is None:
-            dev = devices[f.device] = _outside(known.get(f.device) or DeviceSummary(ip=f.device))
+            dev = devices[owner.ip] = _outside(owner)
         _account(dev, f)
     ordered = sorted(devices.values(), key=lambda d: (-d.sent, -d.exchanged, d.ip))
     firsts = [d.first_ts for d in ordered if d.first_ts is not None]

@@ -27,6 +27,7 @@ from monitor.report._common import (
     plural,
     sorted_devices,
 )
+from monitor.report.answer import addresses
 
 SHORT_NAME = 20  # device names up to this long never wrap (cam-hansa-01 stays whole)
 VERDICT_COLORS = {
@@ -138,7 +139,11 @@ def devices_section(result: AuditResult, clock: Clock) -> str:
 
 def _device_row(d: DeviceSummary, clock: Clock) -> list[str]:
     made = ", ".join(any_break(x) for x in (d.vendor, d.model) if x) or "-"
-    ident = [device_cell(d.ip, d.name), made, h(d.role), h(d.mac)]
+    cell = device_cell(d.ip, d.name)
+    also = addresses(d)[1:]
+    if also:
+        cell += "<br><small>also " + ", ".join(addr(a) for a in also) + "</small>"
+    ident = [cell, made, h(d.role), h(d.mac)]
     counts = [f"{d.packets:,}", bytes_cell(d.bytes), f"{d.flows:,}", f"{d.findings:,}"]
     return [*ident, *counts, clock.span(d.first_ts, d.last_ts)]
 

@@ -38,7 +38,7 @@ from monitor.report._common import (
     port_text,
     sorted_devices,
 )
-from monitor.report.answer import Answer, answer, answer_sentences
+from monitor.report.answer import Answer, addresses, answer, answer_sentences
 
 # Backslash-escape what CommonMark/GFM give meaning to, wherever it stands; "." and "-"
 # only matter at the start of a line, which a value never is here.
@@ -202,7 +202,9 @@ def _conflicts(result: AuditResult) -> list[str]:
 
 
 def _device_row(d: DeviceSummary) -> list[str]:
-    ident = [md(d.ip), md(d.name), md(d.vendor), md(d.role), md(d.model), md(d.mac)]
+    also = addresses(d)[1:]
+    device = md(d.ip) + (f" (also {md(', '.join(also))})" if also else "")
+    ident = [device, md(d.name), md(d.vendor), md(d.role), md(d.model), md(d.mac)]
     counts = [f"{d.packets:,}", bytes_text(d.bytes), f"{d.flows:,}", f"{d.findings:,}"]
     return ident + counts + [iso_utc(d.first_ts), iso_utc(d.last_ts)]
 

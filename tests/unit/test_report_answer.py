@@ -6,7 +6,8 @@ import dataclasses
 
 from monitor.model import AuditResult, DeviceSummary, FindingKind
 from monitor.report.answer import answer, answer_sentences, crosses, elapsed_text
-from monitor.report.markdown import md
+from monitor.report.html import render_html
+from monitor.report.markdown import md, render_markdown
 from tests.unit.report_samples import CAM, NVR, T0, _finding, clean_result, findings_result
 
 
@@ -153,3 +154,33 @@ def test_elapsed_text() -> None:
     assert elapsed_text(3600.5) == "1 h"
     assert elapsed_text(7500) == "2 h 5 min"
     assert elapsed_text(3 * 86400 + 4 * 3600 + 5) == "3 d 4 h"
+
+
+def test_a_device_with_several_addresses_is_one_row() -> None:
+    result = clean_result()
+    cam = result.devices[1]
+    cam.addresses = [CAM, "fd20::11"]
+    cam.bytes_by_verdict["vendor_cloud"] = 3456
+    result.findings = [
+        _finding(FindingKind.VENDOR_CLOUD, 1, device="fd20::11", peer="2001:db8::443"),
+        _finding(FindingKind.EXTERNAL_RESOLVER, 2, peer="fd20::11", peer_port=53, proto="udp"),
+    ]
+    (dev,) = answer(result).devices
+    assert (dev.ip, dev.name, dev.kinds, dev.exchanged) == (
+        CAM,
+        "cam-hansa-01",
+        ["vendor_cloud"],
+        3456,
+    )
+    assert answer(result).not_crossing == [result.findings[1]]  # its own other address
+    html, md_text = render_html(result), render_markdown(result)
+    assert "<small>also fd20:<wbr>:<wbr>11</small>" in html
+    assert f"| {CAM} (also fd20::11) | cam-hansa-01 |" in md_text
+
+
+def test_a_resolver_that_never_answered_is_still_inside() -> None:
+    result = clean_result()
+    result.findings = [_finding(FindingKind.EXTERNAL_RESOLVER, 2, peer="10.20.0.54", peer_port=53)]
+    assert answer(result).closed is False  # not a device: taken for outside
+    result.silent_hosts = [DeviceSummary(ip="10.20.0.54")]
+    assert answer(result).closed is True
