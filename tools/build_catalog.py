@@ -224,8 +224,10 @@ ENDPOINTS: list[dict[str, Any]] = [
          purpose="Yi camera API and log hosts",
          facts="generic/other_cloud_hosts_seen_for_white_label_cameras#api.eu.xiaoyi.com",
          domains="xiaoyi.com xiaoyi.com.tw"),
-    dict(name="mydlink-cloud", vendor="generic", brand="dlink", kind="cloud",
-         purpose="D-Link DCS camera cloud (untested suggestion)",
+    # D-Link runs mydlink: its endpoint is D-Link's, whatever section the input lists it in
+    dict(name="mydlink-cloud", vendor="dlink", brand="mydlink", kind="cloud",
+         purpose="D-Link mydlink camera cloud (a DCS-935L of the IoT SENTINEL captures looks "
+                 "up signal.mydlink.com and *.auto.mydlink.com)",
          facts="generic/other_cloud_hosts_seen_for_white_label_cameras#*.mydlink.com",
          domains="mydlink.com"),
     dict(name="pppp-p2p", vendor="generic", brand="pppp", kind="p2p",
@@ -372,10 +374,10 @@ VENDORS: dict[str, tuple[str, str]] = {
     "vivotek": ("Vivotek", "vivotek"),
     "bosch": ("Bosch Security Systems", "bosch"),
     "hikrobot": ("Hikrobot (Hikvision group, machine vision, not CCTV)", "hikrobot"),
-    "dlink": ("D-Link (generic camera maker)", "dlink mydlink"),
+    "dlink": ("D-Link", "dlink mydlink"),
     "edimax": ("Edimax (generic camera maker)", "edimax"),
     "ednet": ("ednet / ASSMANN Electronic (generic camera maker)", "ednet assmann"),
-    "generic": ("White-label stacks and clouds", "ycc365 yi dlink pppp tuya umeye dvrnames"),
+    "generic": ("White-label stacks and clouds", "ycc365 yi pppp tuya umeye dvrnames"),
 }  # fmt: skip
 ID_FIELDS = ("domain", "port", "ip", "name", "item", "value", "vendor")
 
