@@ -76,7 +76,7 @@ class LightRules:
         ports[list(SLOW_PATH_PORTS)] = True
         ports[list(_RESOLVER_PORTS)] = True
         self._vendor_port = ports
-        hosts = [d.ip for d in self.policy.devices if d.ip is not None and "." in d.ip]
+        hosts = [a for d in self.policy.devices if d.ip for a in (d.ip, *d.addresses) if "." in a]
         self._inventory_hosts = np.asarray([int(ipaddress.IPv4Address(h)) for h in hosts],
                                            dtype=np.uint64)  # fmt: skip
         self._inventory_nets = _nets([d.network for d in self.policy.devices if d.ip is None])

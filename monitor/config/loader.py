@@ -44,7 +44,7 @@ _TOP_KEYS = dict(
 _LIMIT_KEYS = {"devices": False, "findings_per_device": False, "findings_per_kind": False}
 _MIRROR_KEYS = {"vxlan_ports": False, "geneve_ports": False}
 _TEXT_FIELDS = ("mac", "name", "vendor", "model", "role", "firmware", "serial")
-_DEVICE_KEYS = dict.fromkeys(("ip", "cidr", *_TEXT_FIELDS), False)
+_DEVICE_KEYS = dict.fromkeys(("ip", "cidr", "addresses", *_TEXT_FIELDS), False)
 _ALLOW_KEYS = {"from": True, "to": True, "ports": False, "proto": False}
 
 
@@ -76,11 +76,18 @@ def _kind(node: Node) -> str:
     return "empty" if node.tag == _NULL else repr(node.value)
 
 
+def _taken(addr: Network, hosts: dict[Network, tuple[Node, str]]) -> str:
+    first, where = hosts[addr]
+    return f"{fmt_net(addr)} is already defined by {where} (line {_ln(first)})"
+
+
 def _inside(net: Network, closed: list[Network]) -> bool:
     return any(net.subnet_of(c) for c in closed if c.version == net.version)  # type: ignore[arg-type]
 
 
 Check = Callable[[str], tuple[Any, str]]  # text -> (value, '') or (None, problem)
+_Address = tuple[Network, Node, str]  # an entry's further address, its node and key path
+_Parsed = tuple[DeviceEntry, Network, Node, str, list[_Address]]
 
 
 def _rule(ok: Callable[[str], Any], msg: str, conv: Callable[[str], str] = str) -> Check:
@@ -237,11 +244,18 @@ class _Checker:
         """Inventory entries; duplicate names, equal ips, overlapping cidrs are errors."""
         seen: list[tuple[DeviceEntry, Network, Node, str]] = []
         names: dict[str, Node] = {}
+        hosts: dict[Network, tuple[Node, str]] = {}  # every ip and address so far
         for i, item in enumerate(self.seq(node, "devices", "[{ip: 10.20.0.11}]")):
             parsed = self.device(item, f"devices[{i}]")
             if parsed is None:
                 continue
-            dev, net, anode, apath = parsed
+            dev, net, anode, apath, extra = parsed
+            if dev.ip is not None and ".addresses[" in hosts.get(net, (anode, ""))[1]:
+                self.err(anode, apath, _taken(net, hosts))
+            elif dev.ip is not None:
+                hosts.setdefault(net, (anode, apath))
+            for addr, xnode, xpath in extra:
+                self.host_address(addr, xnode, xpath, hosts, closed)
             if dev.name in names:
                 first = f"(first at line {_ln(names[dev.name])})"
                 self.err(item, f"devices[{i}].name", f"duplicate device name {dev.name!r} {first}")
@@ -258,8 +272,9 @@ class _Checker:
             self.err(anode, apath, f"{what} {clash[3]} {fmt_net(clash[1])} (line {_ln(clash[2])})")
         return tuple(d for d, _, _, _ in seen)
 
-    def device(self, node: Node, path: str) -> tuple[DeviceEntry, Network, Node, str] | None:
-        """One device: exactly one of ip/cidr, valid vendor/role/mac (mac normalised)."""
+    def device(self, node: Node, path: str) -> _Parsed | None:
+        """One device: exactly one of ip/cidr, valid vendor/role/mac (mac normalised), and
+        the host's further ``addresses`` (with their nodes and paths)."""
         m = self.mapping(node, path, _DEVICE_KEYS, "a device")
         if m is not None and ("ip" in m) == ("cidr" in m):
             self.err(node, path, "needs exactly one of 'ip' or 'cidr'")
@@ -269,12 +284,49 @@ class _Checker:
         net = self.value(m[akey], f"{path}.{akey}", _network(akey))
         if "mac" in m and akey == "cidr":
             self.err(m["mac"], f"{path}.mac", "a mac belongs to one host: use it with 'ip'")
+        if "addresses" in m and akey == "cidr":
+            msg = "addresses belong to one host: use them with 'ip'"
+            self.err(m["addresses"], f"{path}.addresses", msg)
         f = {k: self.value(m[k], f"{path}.{k}", _FIELD_CHECKS.get(k)) if k in m else None
              for k in _TEXT_FIELDS}  # fmt: skip
+        has_more = "addresses" in m and akey == "ip"
+        extra = self.addresses(m["addresses"], f"{path}.addresses", net) if has_more else []
         if net is None:
             return None
         ip = str(net.network_address) if akey == "ip" else None
-        return DeviceEntry(ip, None if ip else str(net), **f), net, m[akey], f"{path}.{akey}"
+        others = tuple(str(a.network_address) for a, _, _ in extra)
+        entry = DeviceEntry(ip, None if ip else str(net), **f, addresses=others)
+        return entry, net, m[akey], f"{path}.{akey}", extra
+
+    def addresses(self, node: Node, path: str, own: Network | None) -> list[_Address]:
+        """A host's further addresses: single IPs, none repeated, none its own ``ip``."""
+        out: list[_Address] = []
+        for j, item in enumerate(self.seq(node, path, "[fd20::11]")):
+            addr = self.value(item, f"{path}[{j}]", _network("ip"))
+            twin = next((where for a, _, where in out if a == addr), None)
+            if addr is not None and addr == own:
+                self.err(item, f"{path}[{j}]", f"{fmt_net(addr)} is the entry's own ip")
+            elif twin is not None:
+                self.err(item, f"{path}[{j}]", f"{fmt_net(addr)} repeats {twin}")
+            elif addr is not None:
+                out.append((addr, item, f"{path}[{j}]"))
+        return out
+
+    def host_address(
+        self,
+        addr: Network,
+        node: Node,
+        path: str,
+        hosts: dict[Network, tuple[Node, str]],
+        closed: list[Network],
+    ) -> None:
+        """One of a host's further addresses: inside the closed networks, no other host's."""
+        if closed and not _inside(addr, closed):
+            self.err(node, path, f"{fmt_net(addr)} is outside closed_networks")
+        elif addr in hosts:
+            self.err(node, path, _taken(addr, hosts))
+        else:
+            hosts[addr] = (node, path)
 
     def services(self, node: Node, closed: list[Network]) -> Services:
         """Service lists per kind; an address outside the closed networks is a warning."""

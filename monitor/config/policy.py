@@ -24,7 +24,8 @@ _MISS = object()
 
 @dataclass(frozen=True, slots=True)
 class DeviceEntry:
-    """One inventory entry: a single host (``ip``) or a range (``cidr``)."""
+    """One inventory entry: a single host (``ip``, and the ``addresses`` it also uses) or a
+    range (``cidr``)."""
 
     ip: str | None = None
     cidr: str | None = None
@@ -35,6 +36,7 @@ class DeviceEntry:
     role: str | None = None
     firmware: str | None = None
     serial: str | None = None
+    addresses: tuple[str, ...] = ()  # the host's other addresses (IPv6 beside IPv4, ...)
 
     @property
     def network(self) -> Network:
@@ -111,6 +113,10 @@ def fmt_net(net: Network) -> str:
     return str(net.network_address) if net.num_addresses == 1 else str(net)
 
 
+def _host_addresses(d: DeviceEntry) -> tuple[str, ...]:
+    return () if d.ip is None else (d.ip, *d.addresses)
+
+
 def _in_any(addr: str, nets: tuple[NetKey, ...]) -> bool:
     ver, ip = addr_key(addr)
     return any(v == ver and ip & mask == base for v, base, mask in nets)
@@ -131,7 +137,7 @@ class _Index:
 
     def __init__(self, p: Policy) -> None:
         self.closed = tuple(net_key(n) for n in p.closed_networks)
-        self.hosts = {addr_key(d.ip): d for d in reversed(p.devices) if d.ip is not None}
+        self.hosts = {addr_key(a): d for d in reversed(p.devices) for a in _host_addresses(d)}
         cidrs = sorted((d for d in p.devices if d.ip is None), key=lambda d: -d.network.prefixlen)
         self.ranges = tuple((net_key(d.network), d) for d in cidrs)
         self.services = {k: tuple(net_key(n) for n in p.services.get(k)) for k in SERVICE_KINDS}
@@ -168,7 +174,8 @@ class Policy:
         return hit
 
     def device_for(self, addr: str) -> DeviceEntry | None:
-        """The most specific inventory entry holding ``addr`` (ip over cidr, longest prefix)."""
+        """The most specific inventory entry holding ``addr`` (an entry's ``ip`` or one of
+        its ``addresses`` over cidr, longest prefix)."""
         dev: DeviceEntry | None = _cached(self._ix.c_device, addr, self._find_device, addr)
         return dev
 
@@ -223,7 +230,8 @@ def describe_policy(policy: Policy) -> str:
         out.append("  (none listed: every closed-network host seen is a device)")
     keys = ("vendor", "role", "model", "mac", "firmware", "serial")
     for d in p.devices:
-        extra = " ".join(f"{k}={getattr(d, k)}" for k in keys if getattr(d, k))
+        pairs = [(k, getattr(d, k)) for k in keys] + [("addresses", ",".join(d.addresses))]
+        extra = " ".join(f"{k}={v}" for k, v in pairs if v)
         out.append(f"  {d.ip or d.cidr:<22} {d.name or '-':<20} {extra}".rstrip())
     out.append("\nservices:")
     for kind, nets in ((k, p.services.get(k)) for k in SERVICE_KINDS):
