@@ -13,7 +13,7 @@ test oracle, and handles every other block, damage and error message either way.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -79,14 +79,26 @@ def _tsresol_units(v: int) -> int | None:
     return 10**v if v <= 19 else None
 
 
-def parse_idb(body: bytes, order: str) -> Interface:
-    """Decode an IDB body (everything between block length and trailing length)."""
+def parse_idb(
+    body: bytes, order: str, damaged: Callable[[int, str], None] | None = None
+) -> Interface:
+    """Decode an IDB body (everything between block length and trailing length).
+
+    An option claiming more bytes than the block holds ends the options: the interface
+    keeps what was read before it (defaults for the rest) and ``damaged`` hears where the
+    bad option starts (offset into ``body``) and what it claimed.
+    """
     linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", body, 0)
     units, offset, name = 1_000_000, 0, None
     p = 8
     while p + 4 <= len(body):
         code, length = struct.unpack_from(order + "HH", body, p)
         if code == 0:
+            break
+        if p + 4 + length > len(body):
+            if damaged is not None:
+                left = len(body) - p - 4
+                damaged(p, f"an interface option (code {code}) of {length} bytes, {left} left")
             break
         value = body[p + 4 : p + 4 + length]
         if code == OPT_IF_TSRESOL and length >= 1:
@@ -281,7 +293,10 @@ class PcapngStreamReader:
             iface, _drops, hi, lo, caplen, wirelen = struct.unpack_from(order + "HH4I", buf, p + 8)
             return self._slow_packet(p, blen, iface, p + 28, caplen, wirelen, (hi << 32) | lo)
         if btype == BT_IDB:
-            self.interfaces.append(parse_idb(bytes(buf[p + 8 : p + blen - 4]), order))
+            body_at = self.window.base + p + 8
+            self.interfaces.append(
+                parse_idb(bytes(buf[p + 8 : p + blen - 4]), order, self._option_damage(body_at))
+            )
         elif btype == BT_ISB:
             names = [i.name for i in self.interfaces]
             if self.stats.add(bytes(buf[p + 8 : p + blen - 4]), order, names):
@@ -364,6 +379,15 @@ class PcapngStreamReader:
         ts = epb_times(iface, ticks, self.interfaces)
         self.last_ts = float(ts[-1])
         return ts, pos + 28, caplen, wirelen
+
+    def _option_damage(self, body_at: int) -> Callable[[int, str], None]:
+        """Reports a damaged block option at its byte offset; reading goes on."""
+
+        def report(at: int, what: str) -> None:
+            message = f"{self.name}: {what} at byte offset {body_at + at}: option ignored"
+            record_error(self.sink, message, truncated=False)
+
+        return report
 
     def _damaged(self, p: int, what: str) -> int:
         offset = self.window.base + p

@@ -124,6 +124,24 @@ def test_parse_idb_ignores_impossible_resolution() -> None:
     assert parse_idb(body, "<") == Interface(1, 100, 1_000_000, 0)
 
 
+@pytest.mark.parametrize("claimed", [1, 8, 200, 65535])
+def test_an_option_longer_than_its_block_is_reported_and_the_packets_still_read(
+    tmp_path: Path, claimed: int
+) -> None:
+    """Found by the fuzzer: if_tsresol claiming bytes the block does not hold raised
+    IndexError (a traceback, exit 1). Now the option is ignored, its offset reported."""
+    body = struct.pack("<HHI", 1, 0, 65535) + struct.pack("<HH", 14, 4) + b"\0" * 4
+    body += struct.pack("<HH", 9, claimed)  # nothing follows it in the block
+    blob = shb() + block(1, body) + epb(0, 1_700_000_000_000_000, b"x" * 60)
+    src, batches = read(tmp_path, blob)
+    summary = src.summaries[0]
+    assert [f[1] for f in frames_of(batches)] == [1_700_000_000.0]  # microseconds: default
+    (error,) = summary.errors
+    assert "code 9" in error and f"{claimed} bytes" in error
+    assert "byte offset 52" in error  # 28 (SHB) + 8 (block head) + 8 (fields) + 8 (option)
+    assert not summary.truncated
+
+
 def test_big_endian_and_several_sections(tmp_path: Path) -> None:
     blob = shb(">") + idb(1, order=">") + epb(0, T0 * 10**6, b"B" * 64, order=">")
     blob += shb("<") + idb(113) + epb(0, (T0 + 1) * 10**6, b"L" * 64)
