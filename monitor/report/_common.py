@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import unicodedata
@@ -31,6 +32,7 @@ _KIND_RANK: dict[str, int] = {k.value: i for i, k in enumerate(FindingKind)}
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # reports sort the same few addresses many times
 def ip_key(ip: str) -> tuple[int, int, str]:
     """Sort addresses numerically (IPv4 before IPv6), anything else after, by text."""
     try:

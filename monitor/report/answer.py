@@ -108,8 +108,8 @@ def exchanged_outside(dev: DeviceSummary) -> int:
 def answer(result: AuditResult) -> Answer:
     """The answer and its proof (see the module doc)."""
     known = {a: d for d in result.devices for a in addresses(d)}  # every address of each
-    silent = {a for d in getattr(result, "silent_hosts", []) for a in addresses(d)}
-    crossing = [f for f in result.findings if crosses(f, set(known) | silent)]
+    inside = set(known) | {a for d in getattr(result, "silent_hosts", []) for a in addresses(d)}
+    crossing = [f for f in result.findings if crosses(f, inside)]
     crossed = {id(f) for f in crossing}
     devices: dict[str, DeviceOutside] = {}
     for dev in result.devices:
