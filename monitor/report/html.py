@@ -72,7 +72,7 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Arial, sans-serif; 
   margin: 1.5em auto; max-width: 1200px; padding: 0 1em; }
 h1 { font-size: 1.6em; margin-bottom: .2em; }
 h2 { margin-top: 1.6em; border-bottom: 1px solid #ccc; }
-h2, h3, h4 { break-after: avoid; page-break-after: avoid; }
+h2, h3, h4, h3 + p { break-after: avoid; page-break-after: avoid; }
 table { border-collapse: collapse; margin: .5em 0 1em; width: 100%; font-size: .9em; }
 th, td { border: 1px solid #ccc; padding: .25em .45em; text-align: left; vertical-align: top;
   overflow-wrap: break-word; } .any { overflow-wrap: anywhere; } .nw { white-space: nowrap; }
