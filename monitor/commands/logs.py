@@ -7,6 +7,7 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import TextIO
 
 FORMAT = "cctv-monitor: %(levelname)s: %(message)s"
 MAX_REMEMBERED = 4096  # distinct messages remembered; the oldest is forgotten beyond
@@ -59,7 +60,20 @@ class OnceFilter(logging.Filter):
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The command line's own handler (replaced, not added to, by the next setup)."""
+    """The command line's own handler (replaced, not added to, by the next setup).
+
+    It writes to whatever ``sys.stderr`` is when a line is logged (as the standard
+    library's last-resort handler does), so a handler left from an earlier in-process run
+    never writes to a stream that has since been swapped out or closed.
+    """
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass  # always sys.stderr
 
 
 def setup_logging(level: int, repeat_after: float | None = None) -> OnceFilter:
@@ -70,7 +84,7 @@ def setup_logging(level: int, repeat_after: float | None = None) -> OnceFilter:
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
         root.removeHandler(old)
-    handler = _StderrHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter(FORMAT))
     once = OnceFilter(repeat_after)
     handler.addFilter(once)
