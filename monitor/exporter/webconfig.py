@@ -14,15 +14,20 @@ Understood keys (others are an error, so a typo never silently disables protecti
 
 from __future__ import annotations
 
-import hashlib
 import ssl
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from monitor.exporter.auth import (
+    AuthResult,
+    DigestCache,
+    FailureBudget,
+    SharedChecks,
+    credential_key,
+)
 from monitor.model import ConfigError
 
 _TOP_KEYS = {"tls_server_config", "basic_auth_users"}
@@ -31,6 +36,8 @@ _AUTH_TYPES = {"NoClientCert", "RequireAndVerifyClientCert"}
 _VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 # A valid bcrypt hash to check against for unknown users, so timing does not tell names.
 _DUMMY_HASH = b"$2b$10$" + b"N9qo8uLOickgx2ZMRZoMye" + b"IjZAgcfl7p92ldGxad68LJZdL17lhWy"
+GOOD_CACHE_SIZE = 256  # credentials bcrypt accepted (only holders of a password add any)
+BAD_CACHE_SIZE = 4096  # credentials bcrypt refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +49,28 @@ class TlsConfig:
     client_ca_file: Path | None = None
     require_client_cert: bool = False
     min_version: str = "TLS12"
+    source: Path | None = None  # the web-config file, for error messages
 
     def context(self) -> ssl.SSLContext:
-        """A server-side SSL context (ConfigError when the files do not load)."""
+        """A server-side SSL context (ConfigError naming the file and key that do not load)."""
+        where = f"{self.source}: " if self.source is not None else "web config: "
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = _VERSIONS[self.min_version]
         try:
             ctx.load_cert_chain(str(self.cert_file), str(self.key_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"{where}tls_server_config.cert_file/key_file: cannot load TLS files "
+                f"{self.cert_file} and {self.key_file}: {exc}"
+            ) from exc
+        try:
             if self.client_ca_file is not None:
                 ctx.load_verify_locations(str(self.client_ca_file))
         except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(f"web config: cannot load TLS files: {exc}") from exc
+            raise ConfigError(
+                f"{where}tls_server_config.client_ca_file: cannot load TLS file "
+                f"{self.client_ca_file}: {exc}"
+            ) from exc
         if self.require_client_cert:
             ctx.verify_mode = ssl.CERT_REQUIRED
         return ctx
@@ -60,41 +78,56 @@ class TlsConfig:
 
 @dataclass(slots=True)
 class WebConfig:
-    """What the metrics endpoint enforces: TLS (optional) and basic-auth users (optional)."""
+    """What the metrics endpoint enforces: TLS (optional) and basic-auth users (optional).
+
+    ``source`` is the file it came from (read again on SIGHUP). The credential caches
+    belong to this config, so a reload that changes or removes a password forgets them.
+    """
 
     tls: TlsConfig | None = None
     users: dict[str, bytes] = field(default_factory=dict)
-    _ok: dict[bytes, bool] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    source: Path | None = None
+    _good: DigestCache = field(default_factory=lambda: DigestCache(GOOD_CACHE_SIZE))
+    _bad: DigestCache = field(default_factory=lambda: DigestCache(BAD_CACHE_SIZE))
+    _checks: SharedChecks = field(default_factory=SharedChecks)
 
     @property
     def auth_required(self) -> bool:
         """True when requests must carry basic-auth credentials."""
         return bool(self.users)
 
-    def check(self, user: str, password: str) -> bool:
-        """Whether ``user``/``password`` matches a configured bcrypt hash.
+    def check(self, user: str, password: str, client: str, budget: FailureBudget) -> AuthResult:
+        """Whether ``user``/``password`` from ``client`` matches a configured bcrypt hash.
 
-        bcrypt is slow on purpose; verdicts are cached under a salted digest of the
-        credentials (never the password itself) so each scrape does not pay for it.
+        bcrypt is slow on purpose (~75 ms at cost 10), so: credentials bcrypt accepted
+        before pass at once; a client over its failure budget gets LIMITED without a
+        bcrypt; a wrong password seen before is DENIED without one (and still charged).
         """
-        import bcrypt  # only needed when basic auth is configured
-
-        key = hashlib.sha256(b"cctv\0" + user.encode() + b"\0" + password.encode()).digest()
-        with self._lock:
-            hit = self._ok.get(key)
-        if hit is not None:
-            return hit
+        key = credential_key(user, password)
+        if key in self._good:
+            return AuthResult.OK
+        if not budget.allows(client):
+            return AuthResult.LIMITED
+        if key in self._bad:
+            budget.charge(client)
+            return AuthResult.DENIED
         stored = self.users.get(user)
-        try:
-            ok = bcrypt.checkpw(password.encode(), stored or _DUMMY_HASH) and stored is not None
-        except ValueError:
-            ok = False
-        with self._lock:
-            if len(self._ok) > 1024:
-                self._ok.clear()
-            self._ok[key] = ok
-        return ok
+        if self._checks.run(key, lambda: _bcrypt_ok(stored, password)):
+            self._good.add(key)
+            return AuthResult.OK
+        self._bad.add(key)
+        budget.charge(client)
+        return AuthResult.DENIED
+
+
+def _bcrypt_ok(stored: bytes | None, password: str) -> bool:
+    """bcrypt against ``stored`` (a dummy hash for unknown users: timing does not tell names)."""
+    import bcrypt  # only needed when basic auth is configured
+
+    try:
+        return bcrypt.checkpw(password.encode(), stored or _DUMMY_HASH) and stored is not None
+    except ValueError:
+        return False
 
 
 def load_web_config(path: str | Path) -> WebConfig:
@@ -116,7 +149,7 @@ def load_web_config(path: str | Path) -> WebConfig:
         if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
             raise ConfigError(f"{path}: basic_auth_users.{user}: not a bcrypt hash")
         users[str(user)] = hashed.encode()
-    return WebConfig(tls=tls, users=users)
+    return WebConfig(tls=tls, users=users, source=path)
 
 
 def _tls(doc: Any, path: Path) -> TlsConfig:
@@ -141,6 +174,7 @@ def _tls(doc: Any, path: Path) -> TlsConfig:
         client_ca_file=base / ca if ca else None,
         require_client_cert=auth == "RequireAndVerifyClientCert",
         min_version=version,
+        source=path,
     )
 
 

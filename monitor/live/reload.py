@@ -1,4 +1,5 @@
-"""Policy reload on SIGHUP: load, keep the old policy on error, swap a good one into a pipeline."""
+"""Reload on SIGHUP: the policy (kept on error, a good one swapped into a pipeline) and the
+metrics endpoint's web config (TLS certificate and key, basic-auth users)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from dataclasses import dataclass
 
 from monitor.classify.devices import DeviceBook
 from monitor.config import Policy, default_policy, load_policy
-from monitor.model import MonitorError
+from monitor.exporter.server import MetricsServer
+from monitor.exporter.webconfig import load_web_config
+from monitor.model import ConfigError, MonitorError
 from monitor.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -61,3 +64,23 @@ def apply_policy(pipe: Pipeline, policy: Policy) -> None:
     pipe.policy = policy
     pipe.classifier.policy = policy
     pipe.devices = book
+
+
+def reload_web_config(server: MetricsServer | None, state: ReloadState) -> None:
+    """Read the ``--web-config`` file again and serve with it: new connections get its
+    certificate, every request is checked against its users.
+
+    A file that does not parse or whose TLS files do not load is logged (naming the file
+    and the key) and leaves ``state.ok`` False; the endpoint keeps the config it had.
+    Without ``--web-config`` there is nothing to read.
+    """
+    current = server.web if server is not None else None
+    if server is None or current is None or current.source is None:
+        return
+    try:
+        server.reload(load_web_config(current.source))
+    except ConfigError as exc:
+        state.ok = False
+        log.error("web config reload failed, keeping the previous one: %s", exc)
+        return
+    log.warning("web config reloaded from %s", current.source)

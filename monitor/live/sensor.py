@@ -8,10 +8,11 @@ from monitor.capture.live import LiveCapture
 from monitor.classify.catalog import VendorCatalog, load_catalog
 from monitor.config import Policy
 from monitor.counters import Snapshot
+from monitor.exporter.server import MetricsServer
 from monitor.live.evidence import EvidenceSink
 from monitor.live.health import CaptureStatus
 from monitor.live.loop import CaptureLoop
-from monitor.live.reload import apply_policy, load_new_policy
+from monitor.live.reload import apply_policy, load_new_policy, reload_web_config
 from monitor.live.runtime import LiveConfig, Published, SensorState, Signals, start_exporter
 from monitor.model import Finding
 from monitor.pipeline import Pipeline
@@ -44,6 +45,7 @@ class SingleSensor:
         )
         self.signals = Signals()
         self.loop: CaptureLoop | None = None
+        self.server: MetricsServer | None = None
 
     def run(self) -> int:
         """Serve metrics, capture until told to stop, flush; 0 on a clean stop."""
@@ -51,7 +53,7 @@ class SingleSensor:
         evidence = None
         if config.evidence is not None:
             evidence = EvidenceSink(config.evidence, config.capture.snaplen)
-        server = start_exporter(config, self.published, self.state)
+        self.server = server = start_exporter(config, self.published, self.state)
         self.signals.install()
         try:
             self.loop = CaptureLoop(
@@ -82,13 +84,14 @@ class SingleSensor:
 
     # -- LoopHooks ----------------------------------------------------------------------
     def poll(self, loop: CaptureLoop) -> None:
-        """Act on SIGHUP (reload the policy) and SIGTERM/SIGINT (stop)."""
+        """Act on SIGHUP (reload the policy and the web config) and SIGTERM/SIGINT (stop)."""
         if self.signals.take_reload():
             policy = load_new_policy(self.config.policy_path, self.state.reload)
             if policy is not None:
                 apply_policy(loop.pipeline, policy)
                 self.state.site = policy.site
                 self.alerts.max_keys = policy.limits.findings_per_device
+            reload_web_config(self.server, self.state.reload)
         if self.signals.stop:
             loop.stop()
 

@@ -30,6 +30,7 @@ from monitor.capture.live import CaptureOptions, LiveCapture
 from monitor.classify.catalog import load_catalog
 from monitor.config import Policy
 from monitor.counters import Snapshot
+from monitor.exporter.server import MetricsServer
 from monitor.live.evidence import EvidenceOptions, EvidenceSink
 from monitor.live.health import CaptureStatus, combine
 from monitor.live.loop import CaptureLoop
@@ -41,7 +42,7 @@ from monitor.live.merge import (
     with_devices,
 )
 from monitor.live.names import dns_filter
-from monitor.live.reload import apply_policy, load_new_policy
+from monitor.live.reload import apply_policy, load_new_policy, reload_web_config
 from monitor.live.runtime import LiveConfig, Published, SensorState, Signals, start_exporter
 from monitor.model import CaptureError, Finding
 from monitor.pipeline import Pipeline, PipelineSettings
@@ -187,13 +188,14 @@ class WorkerPool:
         self.evidence_errors: dict[int, int] = {}  # failed evidence writes per worker
         self.done: set[int] = set()
         self.error: str | None = None
+        self.server: MetricsServer | None = None
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; 0 after every worker flushed.
 
         CaptureError (exit status 2) when a worker could not capture or died.
         """
-        server = start_exporter(self.config, self.published, self.state)
+        self.server = server = start_exporter(self.config, self.published, self.state)
         self.signals.install()
         try:
             self._start_workers()
@@ -242,6 +244,7 @@ class WorkerPool:
         while len(self.done) < len(self.procs):
             if self.signals.take_reload():
                 self._reload()
+                reload_web_config(self.server, self.state.reload)
             if deadline is None and (self.signals.stop or self.error is not None):
                 deadline = time.monotonic() + STOP_GRACE_SECONDS
                 for control in self.controls:

@@ -393,6 +393,10 @@ def schema_fields() -> dict[str, set[str]]:
             node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
         return node
 
+    def branches(node: dict) -> list[dict]:
+        node = resolve(node)
+        return [resolve(b) for b in node["oneOf"]] if "oneOf" in node else [node]
+
     def types(node: dict) -> set[str]:
         kind = node.get("type")
         if kind is None and ("enum" in node or "const" in node):
@@ -403,13 +407,13 @@ def schema_fields() -> dict[str, set[str]]:
 
     def walk(node: dict, prefix: str) -> None:
         for name, sub in node.get("properties", {}).items():
-            sub = resolve(sub)
             path = f"{prefix}{name}"
-            out[path] = types(sub)
-            if "properties" in sub:
-                walk(sub, f"{path}.")
-            elif "items" in sub and "properties" in resolve(sub["items"]):
-                walk(resolve(sub["items"]), f"{path}[].")
+            out[path] = set().union(*(types(b) for b in branches(sub)))
+            for branch in branches(sub):
+                if "properties" in branch:
+                    walk(branch, f"{path}.")
+                elif "items" in branch and "properties" in resolve(branch["items"]):
+                    walk(resolve(branch["items"]), f"{path}[].")
 
     walk(schema, "")
     return out
