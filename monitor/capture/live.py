@@ -42,6 +42,12 @@ BATCH_MAX = 4096
 READ_TIMEOUT_MS = 100
 IFF_UP = 0x1
 SYS_NET = Path("/sys/class/net")
+ACTIVATE_ERRORS = {  # pcap_activate()'s negative results
+    -5: "no such device",
+    -8: "permission denied: capturing needs CAP_NET_RAW (or root)",
+    -9: "the interface is not up",
+    -11: "permission denied for promiscuous mode",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +121,10 @@ class LiveCapture:
             immediate = getattr(h, "set_immediate_mode", None)
             if immediate is not None:
                 immediate(True)
-            h.activate()
+            status = h.activate()  # pcapy returns libpcap's errors instead of raising them
+            if isinstance(status, int) and status < 0:
+                why = ACTIVATE_ERRORS.get(status, f"libpcap error {status}")
+                raise CaptureError(f"cannot capture on {o.interface}: {why}")
             self._configure(h)
         except pcapy.PcapError as exc:
             raise CaptureError(f"cannot capture on {o.interface}: {exc}") from exc

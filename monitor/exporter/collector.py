@@ -11,6 +11,7 @@ never on prometheus_client's global one.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -103,6 +104,21 @@ class SnapshotCollector(Collector):
         return iter(())
 
 
+class BootTimeProcessCollector(ProcessCollector):
+    """prometheus_client's ``process_*`` metrics, also where ``/proc/stat`` is hidden.
+
+    The systemd unit mounts ``/proc`` with only the process directories
+    (``ProcSubset=pid``); the stock collector then finds no boot time and reports
+    nothing. The boot time is then the wall clock minus ``CLOCK_BOOTTIME``.
+    """
+
+    def _boot_time(self) -> float:
+        try:
+            return float(super()._boot_time())
+        except OSError:
+            return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
 def build_registry(
     snapshot: SnapshotSource, info: InfoSource, process_metrics: bool = True
 ) -> CollectorRegistry:
@@ -110,6 +126,6 @@ def build_registry(
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(snapshot, info))
     if process_metrics:
-        ProcessCollector(registry=registry)
+        BootTimeProcessCollector(registry=registry)
         PlatformCollector(registry=registry)
     return registry
