@@ -4,7 +4,8 @@
  * bytes are read from the batch buffer at the same positions, clamped to the buffer
  * like numpy's gather, so both give the same columns for every input, damaged or not.
  * Mirror tunnels (GRE, ERSPAN I/II/III, VXLAN, Geneve, IP-in-IP) are removed up to
- * MAX_ENCAP layers deep: the columns describe the innermost frame.
+ * MAX_ENCAP layers deep: the columns describe the innermost frame. An ICMP error takes the
+ * flow of the packet it quotes (icmp_errors.py has the numpy twin of that part).
  */
 #include "../native/buffers.h"
 
@@ -272,13 +273,61 @@ encapsulation(Bytes b, const IpHeader *h, int64_t fend, const unsigned char *udp
     return e;
 }
 
+/* An ICMP error (v4 types 3, 11, 12; v6 types 1-4) quotes the header of the packet it
+ * answers. Q_OK: the frame belongs to that packet's flow, seen from its destination (the
+ * addresses and ports swapped); Q_UNREADABLE: the quoted addresses are cut short or not
+ * IP of the same version, so the frame has no flow (a truncated IP header). Mirrors
+ * icmp_errors.py. */
+enum { Q_NONE, Q_OK, Q_UNREADABLE };
+
+typedef struct {
+    int state, fragment;
+    int64_t at, proto, sport, dport;
+    uint64_t src, dst;
+} Quote;
+
+static inline int
+is_icmp_error(Bytes b, const IpHeader *h, int64_t fend)
+{
+    if (!h->ip || h->fragment || h->l4 >= fend)
+        return 0;
+    unsigned t = byte_at(b, h->l4);
+    if (h->version == 4)
+        return h->proto == 1 && (t == 3 || t == 11 || t == 12);
+    return h->proto == 58 && t >= 1 && t <= 4;
+}
+
+static Quote
+icmp_quote(Bytes b, const IpHeader *h, int64_t fend)
+{
+    Quote q = {Q_NONE, 0, -1, 0, 0, 0, 0, 0};
+    if (!is_icmp_error(b, h, fend))
+        return q;
+    int v4 = h->version == 4;
+    int64_t at = h->l4 + 8;
+    IpHeader in = ip_layer(b, at, v4 ? ETH_IPV4 : ETH_IPV6, 1, fend);
+    if (!in.ip) {
+        q.state = Q_UNREADABLE;
+        return q;
+    }
+    /* extension headers or options cut short: the fixed header's protocol, no ports */
+    int64_t proto = in.l4 > fend ? byte_at(b, at + (v4 ? 9 : 6)) : in.proto;
+    int ports = !in.fragment && (proto == 6 || proto == 17) && in.l4 + 4 <= fend;
+    q.state = Q_OK, q.fragment = in.fragment, q.at = at, q.proto = proto;
+    q.src = in.dst, q.dst = in.src;
+    q.sport = ports ? be16(b, in.l4 + 2) : 0;
+    q.dport = ports ? be16(b, in.l4) : 0;
+    return q;
+}
+
 enum {
     O_IP, O_VERSION, O_L3, O_ETHERTYPE, O_PROTO, O_SRC_KEY, O_DST_KEY, O_SPORT, O_DPORT,
     O_TCP_FLAGS, O_PAYLOAD_OFF, O_PAYLOAD_LEN, O_WIRELEN, O_FRAGMENT, O_TRUNCATED_IP,
-    O_L2, O_TUNNEL, O_TUNNEL_ID, O_OUTER_L3, O_OUTER_SRC, O_OUTER_DST, O_ERROR, O_COUNT
+    O_L2, O_TUNNEL, O_TUNNEL_ID, O_OUTER_L3, O_OUTER_SRC, O_OUTER_DST, O_ERROR, O_ICMP_ERROR,
+    O_QUOTE_L3, O_COUNT
 };
 static const Py_ssize_t out_sizes[O_COUNT] = {1, 1, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1,
-                                              8, 1, 8, 8, 8, 8, 1};
+                                              8, 1, 8, 8, 8, 8, 1, 1, 8};
 static const Py_ssize_t in_sizes[3] = {8, 8, 8};
 
 PyDoc_STRVAR(decode_doc,
@@ -286,7 +335,8 @@ PyDoc_STRVAR(decode_doc,
 "Fill the DecodedBatch columns in ``out`` (a tuple in field order: ip, version, l3,\n"
 "ethertype, proto, src_key, dst_key, sport, dport, tcp_flags, payload_off,\n"
 "payload_len, wirelen, fragment, truncated_ip, l2, tunnel, tunnel_id, outer_l3,\n"
-"outer_src_key, outer_dst_key, error) for every frame, decapsulating mirror tunnels. ``udp_ports`` has 65536 bytes:\n"
+"outer_src_key, outer_dst_key, error, icmp_error, quote_l3) for every frame, decapsulating\n"
+"mirror tunnels. ``udp_ports`` has 65536 bytes:\n"
 "bit 1 marks a VXLAN port, bit 2 a Geneve port.");
 
 static PyObject *
@@ -328,6 +378,8 @@ decode(PyObject *self, PyObject *args)
     int64_t *l2_o = ov[O_L2].buf, *tid_o = ov[O_TUNNEL_ID].buf, *outer_o = ov[O_OUTER_L3].buf;
     unsigned char *tunnel_o = ov[O_TUNNEL].buf, *error_o = ov[O_ERROR].buf;
     uint64_t *osrc_o = ov[O_OUTER_SRC].buf, *odst_o = ov[O_OUTER_DST].buf;
+    unsigned char *icmp_o = ov[O_ICMP_ERROR].buf;
+    int64_t *quote_o = ov[O_QUOTE_L3].buf;
 
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -359,7 +411,7 @@ decode(PyObject *self, PyObject *args)
             }
             h = ip_layer(b, l3, etype, ok, fend);
         }
-        int ip = h.ip;
+        int ip = h.ip, fragment = h.fragment;
         int64_t l4 = h.l4, proto = h.proto, ip_end = h.ip_end;
         int has_ports = ip && !h.fragment && (proto == 6 || proto == 17) && l4 + 4 <= fend;
         int tcp = has_ports && proto == 6 && l4 + 14 <= fend;
@@ -373,21 +425,30 @@ decode(PyObject *self, PyObject *args)
         if (wl <= 0)
             wl = ip && ip_end - off > cap ? ip_end - off : cap;
         wl -= start - off;
+        uint64_t src = h.src, dst = h.dst;
+        int64_t sport = has_ports ? be16(b, l4) : 0, dport = has_ports ? be16(b, l4 + 2) : 0;
+        Quote q = icmp_quote(b, &h, fend);
+        if (q.state == Q_OK) {
+            src = q.src, dst = q.dst, sport = q.sport, dport = q.dport;
+            proto = q.proto, fragment = q.fragment, payload_len = 0;
+        } else if (q.state == Q_UNREADABLE) {
+            ip = 0, payload_len = 0;
+        }
 
         ip_o[i] = (unsigned char)ip;
         version_o[i] = (unsigned char)h.version;
         l3_o[i] = l3;
         etype_o[i] = etype;
         proto_o[i] = proto;
-        src_o[i] = h.src;
-        dst_o[i] = h.dst;
-        sport_o[i] = has_ports ? be16(b, l4) : 0;
-        dport_o[i] = has_ports ? be16(b, l4 + 2) : 0;
+        src_o[i] = src;
+        dst_o[i] = dst;
+        sport_o[i] = sport;
+        dport_o[i] = dport;
         flags_o[i] = tcp ? byte_at(b, l4 + 13) : 0;
         poff_o[i] = payload_off;
         plen_o[i] = payload_len;
         wire_o[i] = wl;
-        frag_o[i] = (unsigned char)h.fragment;
+        frag_o[i] = (unsigned char)fragment;
         trunc_o[i] = (unsigned char)(ok && (etype == ETH_IPV4 || etype == ETH_IPV6) && !ip
                                      && err != ERR_TUNNEL);
         l2_o[i] = l2;
@@ -397,6 +458,8 @@ decode(PyObject *self, PyObject *args)
         osrc_o[i] = outer_src;
         odst_o[i] = outer_dst;
         error_o[i] = (unsigned char)err;
+        icmp_o[i] = (unsigned char)(q.state == Q_OK);
+        quote_o[i] = q.at;
     }
     Py_END_ALLOW_THREADS
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from monitor.decode.icmp_errors import QUOTE_OFFSET, error_rows, quoted
 from monitor.decode.tunnels import (
     DEFAULT_UDP_PORTS,
     INNER_ETHERNET,
@@ -79,6 +80,13 @@ class DecodedBatch:
     that header's addresses folded like ``src_key`` (0 without a tunnel), and ``error``
     a decode error code
     (``DECODE_ERROR_LAYERS``: VLAN stack or tunnel nesting too deep).
+
+    An ICMP error (``icmp_errors``) has the quoted packet's addresses, ports, protocol and
+    ``fragment`` flag, swapped (it travels from the quoted destination), no payload,
+    ``icmp_error`` set and ``quote_l3`` the offset of the quoted IP header (-1 for others);
+    ``l3`` and ``version`` stay those of the error's own header. An error whose quote is
+    too short for the quoted addresses (or not IP of its version) is no IP frame: its
+    ``truncated_ip`` is set, as for any IP header that cannot be read.
     """
 
     batch: FrameBatch
@@ -104,6 +112,8 @@ class DecodedBatch:
     outer_src_key: U64
     outer_dst_key: U64
     error: npt.NDArray[np.uint8]
+    icmp_error: Bool
+    quote_l3: I64
 
 
 def _be16(cols: npt.NDArray[np.uint8], at: int) -> I64:
@@ -178,7 +188,7 @@ def _ppp(arr: npt.NDArray[np.uint8], off: I64, caplen: I64) -> tuple[I64, I64, B
 _COLUMN_DTYPES = (
     np.bool_, np.uint8, np.int64, np.int64, np.int64, np.uint64, np.uint64, np.int64,
     np.int64, np.int64, np.int64, np.int64, np.int64, np.bool_, np.bool_, np.int64, np.uint8,
-    np.int64, np.int64, np.uint64, np.uint64, np.uint8,
+    np.int64, np.int64, np.uint64, np.uint64, np.uint8, np.bool_, np.int64,
 )  # fmt: skip
 
 
@@ -244,7 +254,6 @@ def decode_batch_numpy(batch: FrameBatch, udp_ports: U8 = DEFAULT_UDP_PORTS) -> 
 
     ip, l4, proto, ip_end = h.ip, h.l4, h.proto, h.ip_end
     fragment = h.fragment
-    truncated_ip = (link_ok & np.isin(etype, (ETH_IPV4, ETH_IPV6))) & ~ip & (error != ERR_TUNNEL)
     t = gather(arr, l4, 14)
     has_ports = ip & ~fragment & np.isin(proto, (IPPROTO_TCP, IPPROTO_UDP)) & (l4 + 4 <= frame_end)
     sport = np.where(has_ports, _be16(t, 0), 0)
@@ -262,11 +271,39 @@ def decode_batch_numpy(batch: FrameBatch, udp_ports: U8 = DEFAULT_UDP_PORTS) -> 
         rebuilt = np.where(ip, np.maximum(batch.caplen, ip_end - off), batch.caplen)
         wirelen[unknown] = rebuilt[unknown]
     wirelen -= start - off
+    icmp_error, quote_l3 = _take_quotes(arr, h, frame_end, sport, dport, payload_len)
+    truncated_ip = (link_ok & np.isin(etype, (ETH_IPV4, ETH_IPV6))) & ~ip & (error != ERR_TUNNEL)
     return DecodedBatch(
         batch, ip, h.version, l3, etype, proto, h.src, h.dst, sport, dport, tcp_flags,
         payload_off, payload_len, wirelen, fragment, truncated_ip, l2, tunnel, tunnel_id,
-        outer_l3, outer_src, outer_dst, error,
+        outer_l3, outer_src, outer_dst, error, icmp_error, quote_l3,
     )  # fmt: skip
+
+
+def _take_quotes(
+    arr: npt.NDArray[np.uint8], h: IpColumns, frame_end: I64, sport: I64, dport: I64,
+    payload_len: I64,
+) -> tuple[Bool, I64]:  # fmt: skip
+    """Give ICMP errors the flow of the packet they quote, in place (``icmp_errors``);
+    the ``icmp_error`` and ``quote_l3`` columns."""
+    n = frame_end.shape[0]
+    icmp_error, quote_l3 = np.zeros(n, dtype=np.bool_), np.full(n, -1, dtype=np.int64)
+    rows = error_rows(arr, h.ip & ~h.fragment, h.version, h.proto, h.l4, frame_end)
+    if not rows.size:
+        return icmp_error, quote_l3
+    v4, at, end = h.version[rows] == 4, h.l4[rows] + QUOTE_OFFSET, frame_end[rows]
+    etype = np.where(v4, ETH_IPV4, ETH_IPV6)
+    q = _ip_layer(arr, at, etype, np.ones(rows.size, dtype=np.bool_), end)
+    payload_len[rows] = 0
+    h.ip[rows[~q.ip]] = False  # an unreadable quote: no flow (``truncated_ip``)
+    ok = q.ip
+    good = rows[ok]
+    inner = IpColumns(*(getattr(q, name)[ok] for name in IpColumns.__slots__))
+    c = quoted(arr, inner, at[ok], v4[ok], end[ok])
+    h.src[good], h.dst[good], sport[good], dport[good] = c.src, c.dst, c.sport, c.dport
+    h.proto[good], h.fragment[good] = c.proto, c.fragment
+    icmp_error[good], quote_l3[good] = True, at[ok]
+    return icmp_error, quote_l3
 
 
 def _ip_layer(
