@@ -30,6 +30,8 @@ class Groups:
     ``members[starts[g] : starts[g] + counts[g]]`` are group ``g``'s frames in frame
     order; ``frame_group[i]`` is frame ``i``'s group (-1 when it is not IP), and
     ``frame_low[i]`` whether its sender is the canonical low endpoint of the key.
+    ``low_errors``/``high_errors`` count the ICMP errors among ``low_pkts``/``high_pkts``
+    (frames the decoder gave the flow of the packet they quote).
     """
 
     keys: npt.NDArray[np.uint64]
@@ -50,6 +52,8 @@ class Groups:
     members: I64
     frame_group: I64
     frame_low: npt.NDArray[np.bool_]
+    low_errors: I64
+    high_errors: I64
 
     def __len__(self) -> int:
         return int(self.keys.shape[0])
@@ -78,6 +82,7 @@ def group_batch(d: DecodedBatch) -> Groups:
     ts = np.ascontiguousarray(d.batch.ts, dtype=np.float64)
     g = _groups.group((*columns, ts), frame_out, group_out)
     k, rep, count, start, lp, lb, hb, fts, lts, lf, hf, ls, hs, lsa = (a[:g] for a in group_out)
+    low_errors, high_errors = _error_counts(d, frame_out[2], frame_out[1], g)
     return Groups(
         keys=k,
         rep=rep,
@@ -97,6 +102,8 @@ def group_batch(d: DecodedBatch) -> Groups:
         members=frame_out[3][: int(count.sum())],
         frame_group=frame_out[2],
         frame_low=frame_out[1],
+        low_errors=low_errors,
+        high_errors=high_errors,
     )
 
 
@@ -128,6 +135,7 @@ def group_batch_numpy(d: DecodedBatch) -> Groups:
     low_bytes = add(wl * low, starts)
     frame_group = np.full(len(d.batch), -1, dtype=np.int64)
     frame_group[frames] = inverse
+    low_errors, high_errors = _error_counts(d, frame_group, src_low, len(uniq))
     return Groups(
         keys=uniq.astype(np.uint64),
         rep=sel[starts].astype(np.int64),
@@ -147,4 +155,20 @@ def group_batch_numpy(d: DecodedBatch) -> Groups:
         members=sel,
         frame_group=frame_group,
         frame_low=src_low,
+        low_errors=low_errors,
+        high_errors=high_errors,
+    )
+
+
+def _error_counts(
+    d: DecodedBatch, frame_group: I64, frame_low: npt.NDArray[np.bool_], groups: int
+) -> tuple[I64, I64]:
+    """Per group, the ICMP errors sent by its low and by its high endpoint."""
+    if not d.icmp_error.any():
+        return np.zeros(groups, dtype=np.int64), np.zeros(groups, dtype=np.int64)
+    frames = np.flatnonzero(d.icmp_error & (frame_group >= 0))
+    group, low = frame_group[frames], frame_low[frames]
+    return (
+        np.bincount(group[low], minlength=groups).astype(np.int64),
+        np.bincount(group[~low], minlength=groups).astype(np.int64),
     )

@@ -41,6 +41,7 @@ COLUMNS: dict[str, type] = {
     "resp_bytes": np.int64,
     "orig_flags": np.int64,
     "resp_flags": np.int64,
+    "resp_errors": np.int64,  # ICMP errors among resp_pkts (FlowState.icmp_errors)
     # written by the pipeline: verdict code, counter key, what it already counted
     "verdict": np.int64,
     "label": np.int64,
@@ -57,8 +58,9 @@ TCP_FIN, TCP_SYN, TCP_RST = 0x01, 0x02, 0x04
 # columns a new row must start from zero (the flow table sets uid, times, sides, ports,
 # proto; the pipeline sets verdict, label and dev_orig when it classifies the row)
 _ZEROED = (
-    "orig_pkts", "orig_bytes", "resp_pkts", "resp_bytes", "orig_flags", "resp_flags", "settled",
-    "flagged", "c_orig_pkts", "c_orig_bytes", "c_resp_pkts", "c_resp_bytes",
+    "orig_pkts", "orig_bytes", "resp_pkts", "resp_bytes", "orig_flags", "resp_flags",
+    "resp_errors", "settled", "flagged", "c_orig_pkts", "c_orig_bytes", "c_resp_pkts",
+    "c_resp_bytes",
 )  # fmt: skip
 
 
@@ -149,10 +151,10 @@ class LightFlows:
         return (flags & (TCP_FIN | TCP_RST)) != 0
 
     def answered(self, slots: I64) -> npt.NDArray[np.bool_]:
-        """The responder sent something other than a reset (as FlowState.answered: light
-        flows are TCP; a lone RST without SYN is a rejection)."""
+        """The responder sent something other than a reset or an ICMP error (as
+        FlowState.answered: light flows are TCP; a lone RST without SYN is a rejection)."""
         c = self.cols
-        r, pkts = c["resp_flags"][slots], c["resp_pkts"][slots]
+        r, pkts = c["resp_flags"][slots], c["resp_pkts"][slots] - c["resp_errors"][slots]
         rejected = ((r & TCP_RST) != 0) & ((r & TCP_SYN) == 0) & (pkts <= 1)
         return (pkts > 0) & ~rejected
 

@@ -174,12 +174,14 @@ class LightIngest:
         reset = (flags & (TCP_RST | TCP_SYN)) == TCP_RST
         by_syn = low_syn != high_syn
         by_synack = ~by_syn & (low_synack != high_synack)
-        by_port = ~by_syn & ~by_synack & (s != t)
+        by_error = ~by_syn & ~by_synack & d.icmp_error[rep]
+        by_port = ~by_syn & ~by_synack & ~by_error & (s != t)
         sender_is_orig = np.where(
             by_syn, low_syn == rep_low,
-            np.where(by_synack, high_synack == rep_low, np.where(by_port, s > t, ~reset)),
+            np.where(by_synack, high_synack == rep_low,
+                     ~by_error & np.where(by_port, s > t, ~reset)),
         )  # fmt: skip
-        mask = np.uint64(0xFFFFFFFF)
+        mask = np.uint64(0xFFFFFFFF)  # the key columns: an ICMP error's quote, swapped
         src, dst = d.src_key[rep] & mask, d.dst_key[rep] & mask
         o_addr = np.where(sender_is_orig, src, dst)
         r_addr = np.where(sender_is_orig, dst, src)
@@ -198,6 +200,7 @@ class LightIngest:
         c["resp_bytes"][slots] += np.where(low, g.high_bytes[idx], g.low_bytes[idx])
         c["orig_flags"][slots] |= np.where(low, g.low_flags[idx], g.high_flags[idx])
         c["resp_flags"][slots] |= np.where(low, g.high_flags[idx], g.low_flags[idx])
+        c["resp_errors"][slots] += np.where(low, g.high_errors[idx], g.low_errors[idx])
         c["last_ts"][slots] = np.maximum(c["last_ts"][slots], g.last_ts[idx])
 
     def _promote(self, s: int) -> FlowState:
@@ -228,6 +231,7 @@ class LightIngest:
             resp_bytes=int(c["resp_bytes"][s]),
             orig_flags=int(c["orig_flags"][s]),
             resp_flags=int(c["resp_flags"][s]),
+            icmp_errors=int(c["resp_errors"][s]),
             head_seen=min(self.settings.head_packets, packets),
         )
 

@@ -22,8 +22,10 @@ class FlowState:
     """Counters and observations of one bidirectional flow.
 
     ``orig_is_low`` says whether the originator is the canonical low endpoint of the key;
-    ``head_seen`` counts packets already handed to the dissectors. The ``verdict`` and
-    attribution fields are filled by the classifier when the flow settles.
+    ``head_seen`` counts packets already handed to the dissectors. ``icmp_errors`` counts
+    the ICMP errors among ``resp_pkts`` (about the originator's packets, from the
+    responder or a router on the way): they are counted, but they are no answer. The
+    ``verdict`` and attribution fields are filled by the classifier when the flow settles.
     """
 
     key: int
@@ -42,6 +44,7 @@ class FlowState:
     resp_bytes: int = 0
     orig_flags: int = 0
     resp_flags: int = 0
+    icmp_errors: int = 0
     head_seen: int = 0
     segment_start: tuple[float, int, int, int, int] | None = None
     observations: list[Observation] = field(default_factory=list)
@@ -77,17 +80,18 @@ class FlowState:
 
     @property
     def answered(self) -> bool:
-        """The responder sent something other than a reset."""
-        return self.resp_pkts > 0 and self.state() != "REJ"
+        """The responder sent something other than a reset or an ICMP error."""
+        return self.resp_pkts > self.icmp_errors and self.state() != "REJ"
 
     def state(self) -> str:
         """A Zeek-like connection state: S0 (no answer), REJ, SF, RSTO/RSTR, S1, OTH."""
+        replies = self.resp_pkts - self.icmp_errors
         if self.proto != 6:
-            return "SF" if self.resp_pkts else "S0"
+            return "SF" if replies else "S0"
         o, r = self.orig_flags, self.resp_flags
-        if self.resp_pkts == 0:
+        if replies == 0:
             return "S0"
-        if r & TCP_RST and not r & TCP_SYN and self.resp_pkts <= 1:
+        if r & TCP_RST and not r & TCP_SYN and replies <= 1:
             return "REJ"
         if (o | r) & TCP_RST:
             return "RSTO" if o & TCP_RST else "RSTR"

@@ -118,6 +118,8 @@ class FlowTable(LightIngest):
                 flow.head_seen += take
         if head_starts:
             head_mask[g.members[_spans(head_starts, head_takes)]] = True
+        if d.icmp_error.any():
+            _count_errors(g, rows, group_flow)
         return result
 
     def _flow_for(
@@ -151,15 +153,17 @@ class FlowTable(LightIngest):
 
     def _new_flow(self, key: int, i: int, g: Groups, d: DecodedBatch) -> FlowState:
         rep = int(g.rep[i])
-        l3 = int(d.l3[rep])
         version = int(d.version[rep])
-        src = address_text(d.batch.data, l3, version, source=True)
-        dst = address_text(d.batch.data, l3, version, source=False)
+        error = bool(d.icmp_error[rep])
+        # an ICMP error's sender is the quoted destination: its header's addresses, swapped
+        l3 = int(d.quote_l3[rep]) if error else int(d.l3[rep])
+        src = address_text(d.batch.data, l3, version, source=not error)
+        dst = address_text(d.batch.data, l3, version, source=error)
         sport, dport = int(d.sport[rep]), int(d.dport[rep])
         rep_low = bool(g.frame_low[rep])
         proto = int(d.proto[rep])
         flags = int(d.tcp_flags[rep])
-        sender_is_orig = self._sender_is_orig(i, g, rep_low, sport, dport, proto, flags)
+        sender_is_orig = self._sender_is_orig(i, g, rep_low, sport, dport, proto, flags, error)
         self._uid_seq += 1
         self.created += 1
         if sender_is_orig:
@@ -181,13 +185,15 @@ class FlowTable(LightIngest):
 
     @staticmethod
     def _sender_is_orig(
-        i: int, g: Groups, rep_low: bool, sport: int, dport: int, proto: int, rep_flags: int
-    ) -> bool:
+        i: int, g: Groups, rep_low: bool, sport: int, dport: int, proto: int, rep_flags: int,
+        rep_error: bool = False,
+    ) -> bool:  # fmt: skip
         """Whether the sender of the flow's first frame in this batch is the originator.
 
         The initiator rule, first match wins: the side that sent a bare SYN; the other side
-        of the one that sent a SYN-ACK; the side with the more ephemeral port; the other
-        side of a reset (a RST answers, it does not open); else the first sender.
+        of the one that sent a SYN-ACK; the other side of an ICMP error (it answers the
+        packet it quotes, which that side sent); the side with the more ephemeral port; the
+        other side of a reset (a RST answers, it does not open); else the first sender.
         """
         if proto == IPPROTO_TCP:
             low_syn, high_syn = g.low_syn[i], g.high_syn[i]
@@ -198,6 +204,8 @@ class FlowTable(LightIngest):
             high_synack = bool(g.high_flags[i] & TCP_SYN) and not high_syn
             if low_synack != high_synack:
                 return high_synack == rep_low
+        if rep_error:
+            return False
         s, t = _port_score(sport), _port_score(dport)
         if s != t:
             return s > t
@@ -236,6 +244,16 @@ class FlowTable(LightIngest):
         """Every flow still live (end of input); the table is empty afterwards."""
         flows, self.flows = self.flows, {}
         yield from flows.values()
+
+
+def _count_errors(g: Groups, rows: I64, group_flow: list[FlowState | None]) -> None:
+    """Count, in the FlowState of each group in ``rows``, the ICMP errors among its
+    responder's packets."""
+    low, high = g.low_errors, g.high_errors
+    for i in rows[(low[rows] + high[rows]) > 0].tolist():
+        flow = group_flow[i]
+        if flow is not None:
+            flow.icmp_errors += int(high[i] if flow.orig_is_low else low[i])
 
 
 def _spans(starts: list[int], lengths: list[int]) -> I64:
