@@ -152,3 +152,29 @@ def test_the_dlink_host_unreachable_is_no_inbound_finding() -> None:
     )  # fmt: skip
     assert (dns.orig_pkts, dns.orig_bytes, dns.resp_pkts, dns.resp_bytes) == (1, 74, 1, 70)
     assert dns.state == "S0"  # the error is counted, but it is no answer
+
+
+def test_an_error_from_a_gateway_is_evidence_of_the_flow_it_quotes(tmp_path: Path) -> None:
+    """A camera's datagram to the internet and the inside gateway's host unreachable: one
+    ``egress`` attempt, and the evidence pcap holds both frames (the error was an
+    internal ICMP flow of the gateway before, left out of the evidence)."""
+    from scapy.layers.inet import ICMP, IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import wrpcap
+
+    from monitor.replay import write_evidence
+
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    sent = IP(src="10.20.1.11", dst="198.51.100.7") / UDP(sport=50123, dport=8800) / b"up"
+    error = IP(src="10.20.0.1", dst="10.20.1.11") / ICMP(type=3, code=1) / bytes(sent)[:28]
+    capture = tmp_path / "in.pcap"
+    wrpcap(str(capture), [eth / sent, eth / error])
+    run = run_replay([str(capture)], default_policy(), load_catalog())
+    (finding,) = run.result.findings
+    assert (finding.kind.value, finding.device, finding.peer) == (
+        "egress", "10.20.1.11", "198.51.100.7",
+    )  # fmt: skip
+    assert (finding.packets, finding.answered) == (2, False)
+    out = tmp_path / "evidence.pcap"
+    assert write_evidence(run, [str(capture)], str(out)) == 2
+    assert sum(len(b) for b in OfflineSource([str(out)]).batches()) == 2
