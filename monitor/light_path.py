@@ -18,14 +18,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from monitor.classify.devices import OTHER_LABEL, OUTSIDE_LABEL
+from monitor.classify.devices import (
+    OTHER_LABEL,
+    SILENT_LABEL,
+    UNKNOWN,
+    UNSEEN_LABELS,
+    device_sent,
+)
 from monitor.classify.evidence import make_finding, make_record
 from monitor.classify.light_rules import EGRESS, INBOUND, INTERNAL, VERDICTS, LightRules
 from monitor.classify.verdict import ALLOWED_REASON
 from monitor.flow.key import v4_text
 from monitor.flow.light import LightFlows, max_by, tally_pairs
 from monitor.flow.state import FlowState
-from monitor.model import EndReason, Finding, FindingKind
+from monitor.model import DeviceSummary, EndReason, Finding, FindingKind
 
 I64 = npt.NDArray[np.int64]
 LABEL_CACHE_MAX = 1 << 18
@@ -52,8 +58,8 @@ class LightPath:
 
     # -- per batch --------------------------------------------------------------------------
     def classify(self, new: I64) -> None:
-        """Verdicts and labels of rows the batch created (before any of them can end: a
-        full table may evict rows of the very batch that made them)."""
+        """Verdicts of rows the batch created (before any of them can end: a full table may
+        evict rows of the very batch that made them); labels come when rows settle."""
         if new.size:
             self._classify(new)
 
@@ -79,12 +85,11 @@ class LightPath:
         )
         c["verdict"][slots] = codes
         c["dev_orig"][slots] = device_is_orig
-        devices = np.where(device_is_orig, c["orig_addr"][slots], c["resp_addr"][slots])
-        c["label"][slots] = self._labels_of(devices)
 
-    def _labels_of(self, devices: npt.NDArray[np.uint64]) -> I64:
-        """Label ids (device, vendor label values) of device addresses."""
+    def _labels_of(self, devices: npt.NDArray[np.uint64], spoke: npt.NDArray[np.bool_]) -> I64:
+        """Label ids of device addresses (``spoke``: it sent in the row, else ``silent``)."""
         unique, inverse = np.unique(devices, return_inverse=True)  # sorted
+        inverse = inverse.reshape(-1)
         keys, n = self._label_keys, self._label_keys.shape[0]
         ids = np.full(unique.shape[0], -1, dtype=np.int64)
         if n:
@@ -93,26 +98,28 @@ class LightPath:
             ids[hit] = self._label_vals[pos[hit]]
         missing = np.flatnonzero(ids < 0)
         if missing.size:
-            ids[missing] = self._new_labels(unique[missing])
-        return ids[inverse.reshape(-1)]
+            spoken = np.bincount(inverse, weights=spoke, minlength=unique.shape[0]) > 0
+            ids[missing] = self._new_labels(unique[missing], spoken[missing])
+        return ids[inverse]
 
-    def _new_labels(self, addrs: npt.NDArray[np.uint64]) -> I64:
+    def _new_labels(self, addrs: npt.NDArray[np.uint64], spoke: npt.NDArray[np.bool_]) -> I64:
         """Label ids of addresses not seen before (and remembered for next time)."""
         book = self.pipe.devices
         out = np.empty(addrs.shape[0], dtype=np.int64)
         crowd = np.zeros(addrs.shape[0], dtype=np.bool_)
         if book.full:  # hosts outside the inventory can only be "other" now
-            crowd = ~self.rules.in_inventory(addrs)
+            crowd = ~self.rules.in_inventory(addrs) & spoke
             texts = [v4_text(a) for a in addrs[crowd].tolist()]
             out[crowd] = self._label_id(book.overflow_many(texts))
         for j in np.flatnonzero(~crowd).tolist():
-            out[j] = self._label_id(book.labels(v4_text(int(addrs[j]))))
+            out[j] = self._label_id(book.labels(v4_text(int(addrs[j])), bool(spoke[j])))
+        keep = out != self._label_ids.get((SILENT_LABEL, UNKNOWN), -1)  # may speak up later
         if self._label_keys.shape[0] + addrs.shape[0] > LABEL_CACHE_MAX:
             self._label_keys = np.zeros(0, np.uint64)
             self._label_vals = np.zeros(0, np.int64)
-        at = np.searchsorted(self._label_keys, addrs)  # addrs are sorted (np.unique)
-        self._label_keys = np.insert(self._label_keys, at, addrs)  # "other" stays other
-        self._label_vals = np.insert(self._label_vals, at, out)
+        at = np.searchsorted(self._label_keys, addrs[keep])  # addrs are sorted (np.unique)
+        self._label_keys = np.insert(self._label_keys, at, addrs[keep])  # "other" stays other
+        self._label_vals = np.insert(self._label_vals, at, out[keep])
         return out
 
     def _label_id(self, labels: tuple[str, str]) -> int:
@@ -148,7 +155,10 @@ class LightPath:
                 for s in slots[named].tolist():
                     self.pipe.end_flow(self.flowstate(s), ending)
             slots = slots[~named]
-        c = self.light.cols
+        c = self.light.cols  # labelled now, as a FlowState is: a host that sent is a device
+        dev_orig = c["dev_orig"][slots]
+        devices = np.where(dev_orig, c["orig_addr"][slots], c["resp_addr"][slots])
+        c["label"][slots] = self._labels_of(devices, device_sent(c, slots) > 0)
         c["settled"][slots] = True
         verdict, label = c["verdict"][slots], c["label"][slots]
         counters = self.pipe.counters
@@ -211,7 +221,7 @@ class LightPath:
         if seen.any():
             for lid, ts in max_by(label[seen], last[seen]).items():
                 dev = self.labels[lid][0]
-                if dev != OUTSIDE_LABEL and counters.device_last_seen.get(dev, 0.0) < ts:
+                if dev not in UNSEEN_LABELS and counters.device_last_seen.get(dev, 0.0) < ts:
                     counters.device_last_seen[dev] = ts
 
     def _device_is_orig(self, slots: I64) -> npt.NDArray[np.bool_]:
@@ -276,6 +286,7 @@ class LightPath:
             "bytes": np.bincount(inverse, weights=size, minlength=n),
             "flows": np.bincount(inverse, minlength=n),
             "findings": np.bincount(inverse, weights=flagged, minlength=n),
+            "spoke": np.bincount(inverse, weights=device_sent(c, slots), minlength=n),
         }
         sent = np.where(dev_orig, c["orig_bytes"][slots], c["resp_bytes"][slots])
         by_verdict = [[np.bincount(inverse, weights=np.where(verdict == v, w, 0), minlength=n)
@@ -286,17 +297,15 @@ class LightPath:
         np.maximum.at(lasts, inverse, last)
         book = self.pipe.devices
         for j, addr in enumerate(uniq.tolist()):
-            dev = book.get(OTHER_LABEL if addr == _OTHER_KEY else v4_text(addr))
-            dev.packets += int(sums["packets"][j])
-            dev.bytes += int(sums["bytes"][j])
-            dev.flows += int(sums["flows"][j])
-            dev.findings += int(sums["findings"][j])
+            name = OTHER_LABEL if addr == _OTHER_KEY else v4_text(addr)
+            delta = DeviceSummary(name, first_ts=float(firsts[j]), last_ts=float(lasts[j]))
+            delta.packets, delta.bytes, delta.flows, delta.findings = (
+                int(sums[k][j]) for k in ("packets", "bytes", "flows", "findings")
+            )
             for v, (both, out) in enumerate(by_verdict):
                 if both[j]:
-                    dev.add_bytes(VERDICTS[v].value, int(both[j]), int(out[j]))
-            f, la = float(firsts[j]), float(lasts[j])
-            dev.first_ts = f if dev.first_ts is None else min(dev.first_ts, f)
-            dev.last_ts = la if dev.last_ts is None else max(dev.last_ts, la)
+                    delta.add_bytes(VERDICTS[v].value, int(both[j]), int(out[j]))
+            book.account(delta, int(sums["spoke"][j]))
 
     def _findings(self, slots: I64) -> None:
         """Aggregate the findings of ended flagged rows into the pipeline's FindingBook."""

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from monitor.classify.catalog import VendorCatalog
-from monitor.classify.devices import OTHER_LABEL, DeviceBook
+from monitor.classify.devices import OTHER_LABEL, UNSEEN_LABELS, DeviceBook
 from monitor.classify.evidence import make_finding, make_record
 from monitor.classify.findings import FindingBook
 from monitor.classify.fingerprint import Fingerprinter
@@ -217,7 +217,7 @@ class Pipeline:
             self.classifier.classify(flow)
         flow.settled = True
         self._unsettled.pop(flow.uid, None)
-        flow.device_label, flow.vendor_label = self.devices.labels(flow.device)
+        flow.device_label, flow.vendor_label = self.devices.flow_labels(flow)
         key = (flow.device_label, flow.vendor_label, flow.verdict)
         flow.count_keys = (key, (*key, "out"), (*key, "in"))
         self.counters.flows[key] += 1
@@ -245,7 +245,7 @@ class Pipeline:
         c.bytes[keys[1]] += out_b
         c.bytes[keys[2]] += in_b
         dev = flow.device_label
-        if sent and dev != "outside" and c.device_last_seen.get(dev, 0.0) < flow.last_ts:
+        if sent and dev not in UNSEEN_LABELS and c.device_last_seen.get(dev, 0.0) < flow.last_ts:
             c.device_last_seen[dev] = flow.last_ts
 
     def _raise_findings(self, flow: FlowState) -> None:
@@ -360,21 +360,7 @@ class Pipeline:
 
     def _account_devices(self, flow: FlowState) -> None:
         """Per-host totals for the report: every closed-network end of the flow."""
-        for addr in {flow.orig_addr, flow.resp_addr}:
-            if not self.policy.is_closed(addr):
-                continue
-            dev = self.devices.get(addr)
-            dev.packets += flow.packets
-            dev.bytes += flow.bytes
-            dev.flows += 1
-            if addr == flow.device:
-                dev.findings += len(flow.finding_kinds)
-            sent = flow.orig_bytes if addr == flow.orig_addr else flow.resp_bytes
-            dev.add_bytes(flow.verdict, flow.bytes, sent)
-            dev.first_ts = (
-                flow.first_ts if dev.first_ts is None else min(dev.first_ts, flow.first_ts)
-            )
-            dev.last_ts = flow.last_ts if dev.last_ts is None else max(dev.last_ts, flow.last_ts)
+        self.devices.account_flow(flow)
 
     def flagged_frames(self) -> np.ndarray | None:
         """Mask of the last processed batch's frames whose flow has raised a finding.

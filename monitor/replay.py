@@ -71,7 +71,7 @@ def run_replay(
         packets=pipe.packets,
         bytes=pipe.bytes,
         flow_count=pipe.flow_count,
-        devices=sorted(pipe.devices.devices.values(), key=lambda d: _ip_sort_key(d.ip)),
+        devices=sorted(pipe.devices.merged_devices(), key=lambda d: _ip_sort_key(d.ip)),
         findings=sorted(
             pipe.findings.findings(), key=lambda f: (f.first_ts, f.kind.value, f.device)
         ),
@@ -81,6 +81,8 @@ def run_replay(
         mirror_sessions=pipe.mirror.summary(),
         decode_errors=dict(pipe.counters.decode_errors),
         devices_overflow=pipe.devices.overflow.count(),
+        silent_hosts=sorted(pipe.devices.silent.values(), key=lambda d: _ip_sort_key(d.ip)),
+        silent_overflow=pipe.devices.silent_overflow.count(),
         flow_evictions=pipe.table.evictions,
         readable=source.any_readable,
         gaps=gaps.summary,

@@ -4,43 +4,65 @@ Traffic gives guesses (see :mod:`monitor.classify.fingerprint`), the inventory g
 declarations: :meth:`DeviceBook.refresh` resolves each fact (vendor, model, firmware,
 serial, role, host name) from the evidence by weight, lets the site inventory win, and
 records where the inventory and the traffic disagree.
+
+Devices as people think of them:
+
+- a multicast group or broadcast address (:mod:`monitor.classify.group_addresses`) is no
+  device: never in ``devices``, no label of its own, never against the device limit;
+- a closed-network address that never sent a packet (a scan target, a camera that is
+  off) is a *silent host*, kept apart in ``silent`` (bounded like the devices, the rest
+  counted in ``silent_overflow``) until it sends; its traffic is labelled ``silent``.
+  Findings still name it as their ``device``: a finding is about the closed-network side
+  of a flow, whether or not that side ever answered;
+- one host seen at several addresses (one MAC, or one inventory entry) is one device in
+  :meth:`DeviceBook.merged_devices` (:mod:`monitor.classify.device_merge`); metrics and
+  findings keep the flow's address (or the inventory name).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from monitor.classify import device_rules as rules
 from monitor.classify.catalog import VendorCatalog
+from monitor.classify.device_facts import MAX_EVIDENCE, apply_facts, ordered
+from monitor.classify.device_facts import resolve as resolve  # re-exported
+from monitor.classify.device_merge import add_traffic, merge_devices, merge_groups
 from monitor.classify.distinct import DistinctCount
 from monitor.classify.fingerprint import Fingerprinter
+from monitor.classify.group_addresses import BROADCAST, MULTICAST, GroupAddresses
 from monitor.classify.networks import never_outside
-from monitor.config import DeviceEntry, Policy
-from monitor.model import DeviceFact, DeviceSummary, FactConflict
+from monitor.config import Policy
+from monitor.flow.state import FlowState
+from monitor.model import DeviceFact, DeviceSummary
 
 OUTSIDE_LABEL = "outside"
 OTHER_LABEL = "other"  # closed-network hosts beyond the device limit, counted together
+SILENT_LABEL = "silent"  # closed-network addresses that have not sent a packet (yet)
+# labels of no device (no cctv_device_last_seen_timestamp_seconds series)
+UNSEEN_LABELS = frozenset({OUTSIDE_LABEL, SILENT_LABEL, MULTICAST, BROADCAST})
 MAX_DEVICES = 1024  # hosts tracked on their own besides the inventory
 UNKNOWN = "unknown"
-RESOLVED = ("vendor", "model", "firmware", "serial", "role", "hostname")
-INVENTORY_FACTS = ("vendor", "model", "firmware", "serial", "role", "mac")
-MAX_EVIDENCE = 32
 SHARED_MAC_ADDRESSES = 4  # a MAC sending for more IPv4 addresses is a router's
-_FACT_ORDER = {f: i for i, f in enumerate((*RESOLVED, "mac", "software"))}
-_CONF_ORDER = {c: i for i, c in enumerate((rules.DECLARED, rules.HIGH, rules.MEDIUM, rules.LOW))}
+MAX_SOURCES = 16  # addresses remembered per source MAC (more than enough to call it a router)
 
 
 @dataclass(slots=True)
 class DeviceBook:
-    """Every closed-network host seen, with the labels its metrics carry.
+    """Every closed-network device seen, with the labels its metrics carry.
 
     Label values are bounded: a device is named by its inventory name, else by its IP,
-    which lies in the closed networks; anything else is the single label ``outside``.
-    Hosts outside the inventory are tracked one by one up to ``max_devices`` (first seen,
-    first kept); the ones after that are counted together as the device ``other``
-    (``overflow`` counts them), so a spoofed flood cannot grow the book or the labels.
+    which lies in the closed networks; anything else is one of the labels ``outside``,
+    ``multicast``, ``broadcast`` or ``silent``. Hosts outside the inventory are tracked one
+    by one up to ``max_devices`` (first seen, first kept); the ones after that are counted
+    together as the device ``other`` (``overflow`` counts them), so a spoofed flood cannot
+    grow the book or the labels. Silent hosts have a bound of their own, the same number.
     """
 
     policy: Policy
@@ -48,25 +70,51 @@ class DeviceBook:
     max_devices: int = MAX_DEVICES
     devices: dict[str, DeviceSummary] = field(default_factory=dict)
     overflow: DistinctCount = field(default_factory=DistinctCount)
+    silent: dict[str, DeviceSummary] = field(default_factory=dict)  # only ever destinations
+    silent_overflow: DistinctCount = field(default_factory=DistinctCount)
+    groups: GroupAddresses = field(init=False)
     _tracked: int = 0  # devices outside the inventory with a summary of their own
     _labels: dict[str, tuple[str, str]] = field(default_factory=dict)
     _mac_done: set[str] = field(default_factory=set)
     _label_vendor: dict[str, str] = field(default_factory=dict)  # inventory, else first OUI
     _resolved: set[str] = field(default_factory=set)
     _shared_macs: frozenset[str] = frozenset()
+    _sources: dict[str, set[str]] = field(default_factory=dict)  # MAC -> addresses it sent from
+
+    def __post_init__(self) -> None:
+        self.groups = GroupAddresses(self.policy)
+
+    @staticmethod
+    def carry_over(old: DeviceBook, policy: Policy) -> DeviceBook:
+        """A book for a reloaded ``policy`` (its limit, its inventory's labels) holding the
+        devices of ``old`` still inside its closed networks, with the MAC each sent from."""
+        book = DeviceBook(policy, old.catalog, max_devices=policy.limits.devices)
+        for ip, dev in old.devices.items():
+            if ip == OTHER_LABEL or not policy.is_closed(ip):
+                continue  # "other" stands for hosts the new book may take one by one
+            if dev.mac:
+                book.learn_mac(ip, dev.mac)
+            else:
+                book.get(ip)
+        return book
 
     def get(self, ip: str) -> DeviceSummary:
-        """The summary for ``ip``, created (from the inventory when listed) on first use;
-        the shared ``other`` summary for a host beyond the device limit."""
+        """The device summary for host address ``ip``, created (from the inventory when
+        listed, from its silent host record when it had one) on first use; the shared
+        ``other`` summary for a host beyond the device limit."""
         dev = self.devices.get(ip)
         if dev is None:
             entry = self.policy.device_for(ip)
             if entry is None:
                 if self._tracked >= self.max_devices:
                     self.overflow.add(ip)
-                    return self._other()
+                    other = self._other()
+                    quiet = self.silent.pop(ip, None)
+                    if quiet is not None:
+                        add_traffic(other, quiet)
+                    return other
                 self._tracked += 1
-            dev = DeviceSummary(ip=ip)
+            dev = self.silent.pop(ip, None) or DeviceSummary(ip=ip, addresses=[ip])
             if entry is not None:
                 dev.name = entry.name
                 dev.vendor = entry.vendor
@@ -78,6 +126,58 @@ class DeviceBook:
             self.devices[ip] = dev
         return dev
 
+    def traffic(self, ip: str, sent: int) -> DeviceSummary | None:
+        """Where a flow's numbers for its closed-network end ``ip`` go, given what ``ip``
+        ``sent`` in it: the device's summary once it has sent anything (or the inventory
+        lists it as a host), else its silent host record; None for a multicast group or
+        broadcast address, and for silent hosts beyond the limit (``silent_overflow``)."""
+        dev = self.devices.get(ip)
+        if dev is not None:
+            return dev
+        if self.groups.kind(ip) is not None:
+            return None
+        if sent or self._declared(ip):
+            return self.get(ip)
+        quiet = self.silent.get(ip)
+        if quiet is None:
+            if len(self.silent) >= self.max_devices:
+                self.silent_overflow.add(ip)
+                return None
+            quiet = self.silent[ip] = DeviceSummary(ip=ip, addresses=[ip])
+        return quiet
+
+    def account_flow(self, flow: FlowState) -> None:
+        """Add an ended flow to the report totals of each of its closed-network ends."""
+        for addr in {flow.orig_addr, flow.resp_addr}:
+            if not self.policy.is_closed(addr):
+                continue
+            dev = self.traffic(addr, sent_by(flow, addr))
+            if dev is None:
+                continue
+            dev.packets += flow.packets
+            dev.bytes += flow.bytes
+            dev.flows += 1
+            if addr == flow.device:
+                dev.findings += len(flow.finding_kinds)
+            sent = flow.orig_bytes if addr == flow.orig_addr else flow.resp_bytes
+            dev.add_bytes(flow.verdict, flow.bytes, sent)
+            dev.first_ts = (
+                flow.first_ts if dev.first_ts is None else min(dev.first_ts, flow.first_ts)
+            )
+            dev.last_ts = flow.last_ts if dev.last_ts is None else max(dev.last_ts, flow.last_ts)
+
+    def account(self, delta: DeviceSummary, spoke: int) -> None:
+        """Add ``delta`` (the totals of some ended flows of ``delta.ip``, which sent ``spoke``
+        packets in them) to the report totals."""
+        dev = self.traffic(delta.ip, spoke)
+        if dev is not None:
+            add_traffic(dev, delta)
+
+    def _declared(self, ip: str) -> bool:
+        """Whether the inventory lists ``ip`` as a host (``ip`` or one of its addresses)."""
+        entry = self.policy.device_for(ip)
+        return entry is not None and entry.ip is not None
+
     @property
     def full(self) -> bool:
         """Whether a new host outside the inventory would be counted as ``other``."""
@@ -86,8 +186,9 @@ class DeviceBook:
     def overflow_many(self, ips: list[str]) -> tuple[str, str]:
         """Count hosts known to be outside the inventory while the book is full; their
         (device, vendor) labels."""
-        self._other()
-        self.overflow.add_many(ips)
+        if ips:
+            self._other()
+            self.overflow.add_many(ips)
         return OTHER_LABEL, UNKNOWN
 
     def _other(self) -> DeviceSummary:
@@ -102,11 +203,14 @@ class DeviceBook:
 
     def learn_mac(self, ip: str, mac: str) -> None:
         """Remember the MAC a closed-network host sends from (first one wins)."""
-        if ip in self._mac_done or self.is_other(ip):
+        if ip in self._mac_done or self.groups.kind(ip) is not None or self.is_other(ip):
             return
         self._mac_done.add(ip)
         if not self.policy.is_closed(ip):
             return
+        sources = self._sources.setdefault(mac, set())
+        if len(sources) < MAX_SOURCES:
+            sources.add(ip)
         dev = self.get(ip)
         if dev.mac is None:
             dev.mac = mac
@@ -116,8 +220,13 @@ class DeviceBook:
         if oui is not None:
             self._label_vendor.setdefault(ip, oui)
 
-    def labels(self, ip: str) -> tuple[str, str]:
-        """The (device, vendor) label values for traffic of ``ip``.
+    def flow_labels(self, flow: FlowState) -> tuple[str, str]:
+        """The (device, vendor) label values of a settling flow."""
+        return self.labels(flow.device, sent_by(flow, flow.device) > 0)
+
+    def labels(self, ip: str, sent: bool = True) -> tuple[str, str]:
+        """The (device, vendor) label values for traffic of ``ip``; ``sent``: whether ``ip``
+        has sent anything in the flow (a host that never did is ``silent``, no device yet).
 
         The vendor label is the inventory's, else the OUI's: never a later guess from
         traffic, so a device's series do not depend on when facts were summarised.
@@ -125,8 +234,13 @@ class DeviceBook:
         cached = self._labels.get(ip)
         if cached is not None:
             return cached
+        group = self.groups.kind(ip)
+        if group is not None:
+            return group, UNKNOWN
         if not self.policy.is_closed(ip):
             return OUTSIDE_LABEL, UNKNOWN
+        if not sent and ip not in self.devices and not self._declared(ip):
+            return SILENT_LABEL, UNKNOWN  # not cached: the host may speak up later
         dev = self.get(ip)
         if dev.ip == OTHER_LABEL:  # not cached: the overflow must not grow the cache
             return OTHER_LABEL, UNKNOWN
@@ -142,12 +256,19 @@ class DeviceBook:
         for entry in self.policy.devices:
             if entry.ip is not None:
                 self.get(entry.ip)
-        for dev in self.devices.values():
-            if dev.ip == OTHER_LABEL:
-                continue  # stands for many hosts: cctv_devices_overflow_total counts them
+        for _, dev in self.counted():
             key = (dev.vendor or UNKNOWN, dev.role or UNKNOWN)
             counts[key] = counts.get(key, 0) + 1
         return counts
+
+    def counted(self) -> Iterator[tuple[str, DeviceSummary]]:
+        """The (ip, summary) of every device ``cctv_devices`` counts: not ``other`` (it
+        stands for many hosts: cctv_devices_overflow_total counts them), and an inventory
+        host once, under its ``ip`` (not again under its further ``addresses``)."""
+        for ip, dev in self.devices.items():
+            entry = self.policy.device_for(ip) if ip != OTHER_LABEL else None
+            if ip != OTHER_LABEL and (entry is None or entry.ip is None or entry.ip == ip):
+                yield ip, dev
 
     # -- fingerprints ------------------------------------------------------------------------
     def refresh(self, prints: Fingerprinter) -> None:
@@ -163,14 +284,29 @@ class DeviceBook:
         self._shared_macs = shared
         prints.changed = set()
         for ip, dev in self.devices.items():
-            if ip in self._resolved and ip not in changed and dev.mac not in changed:
-                continue
+            if ip == OTHER_LABEL or (ip in self._resolved and not {ip, dev.mac} & changed):
+                continue  # "other" stands for many hosts; nothing new about this one
             self._resolved.add(ip)
-            if _group_address(ip):
-                continue  # a multicast group or broadcast address is no device to fingerprint
             trusted = dev.mac not in shared
             apply_facts(dev, prints.evidence(ip, dev.mac, trusted), self.policy.device_for(ip))
+            if not trusted and dev.mac is not None:
+                dev.evidence = ordered([*dev.evidence, _router_fact(dev.mac)])[:MAX_EVIDENCE]
             dev.services = prints.services(ip)
+
+    # -- the report --------------------------------------------------------------------------
+    def merged_devices(self) -> list[DeviceSummary]:
+        """The devices, one host's addresses merged into one summary (see the module doc)."""
+        entry_of = self.policy.device_for
+        groups = merge_groups(self.devices, self._sources, self.policy.devices, entry_of)
+        out: list[DeviceSummary] = []
+        merged: set[str] = set()
+        for ips in groups:
+            dev = merge_devices([self.devices[ip] for ip in ips], entry_of)
+            dev.evidence = ordered(dev.evidence)[:MAX_EVIDENCE]
+            out.append(dev)
+            merged.update(ips)
+        out += [dev for ip, dev in self.devices.items() if ip not in merged]
+        return out
 
     def _find_shared_macs(self) -> frozenset[str]:
         counts = Counter(
@@ -179,83 +315,19 @@ class DeviceBook:
         return frozenset(mac for mac, n in counts.items() if n > SHARED_MAC_ADDRESSES)
 
 
-def _group_address(ip: str) -> bool:
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return True
-    return addr.is_multicast or ip == "255.255.255.255"
+def sent_by(flow: FlowState, addr: str) -> int:
+    """Packets ``addr`` sent in ``flow``: an ICMP error about the flow comes from a router on
+    the way as often as from its responder, and never makes a silent host a device."""
+    return flow.orig_pkts if addr == flow.orig_addr else flow.resp_pkts - flow.icmp_errors
 
 
-def resolve(evidence: list[DeviceFact], name: str) -> tuple[str, DeviceFact] | None:
-    """The value of fact ``name`` with the most weight behind it, and its strongest source."""
-    scores: dict[str, int] = {}
-    best: dict[str, DeviceFact] = {}
-    for f in evidence:
-        if f.fact != name:
-            continue
-        key = f.value.lower()
-        scores[key] = scores.get(key, 0) + rules.WEIGHT.get(f.confidence, 1)
-        if key not in best or rules.WEIGHT[f.confidence] > rules.WEIGHT[best[key].confidence]:
-            best[key] = f
-    if not scores:
-        return None
-    order = rules.ROLE_TIE_ORDER if name == "role" else ()
-
-    def rank(key: str) -> tuple[int, int]:
-        return scores[key], -(order.index(key) if key in order else len(order))
-
-    top = max(scores, key=rank)
-    return best[top].value, best[top]
+def device_sent(cols: Mapping[str, npt.NDArray[Any]], slots: npt.NDArray[np.int64]) -> Any:
+    """:func:`sent_by` for the device end of light-flow rows (``resp_errors``: the ICMP
+    errors among ``resp_pkts``)."""
+    resp = cols["resp_pkts"][slots] - cols["resp_errors"][slots]
+    return np.where(cols["dev_orig"][slots], cols["orig_pkts"][slots], resp)
 
 
-def _derived(evidence: list[DeviceFact]) -> list[DeviceFact]:
-    """Role from the model's naming once vendor and model are known."""
-    vendor, model = resolve(evidence, "vendor"), resolve(evidence, "model")
-    if model is None:
-        return []
-    role = rules.role_for_model(vendor[0] if vendor else None, model[0])
-    return rules.collect(rules.fact("role", role, f"model naming {model[0]!r}", rules.MEDIUM))
-
-
-def apply_facts(dev: DeviceSummary, evidence: list[DeviceFact], entry: DeviceEntry | None) -> None:
-    """Set ``dev``'s facts from ``evidence``; inventory values win, disagreements recorded."""
-    evidence = evidence + _derived(evidence)
-    guesses = {name: resolve(evidence, name) for name in RESOLVED}
-    declared: list[DeviceFact] = []
-    conflicts: list[FactConflict] = []
-    for name, guess in guesses.items():
-        value = getattr(entry, name, None) if entry is not None and name != "hostname" else None
-        if value is not None:
-            declared.append(DeviceFact(name, str(value), "site inventory", rules.DECLARED))
-            if guess is not None and guess[0].lower() != str(value).lower():
-                conflicts.append(_conflict(name, str(value), guess[0], evidence))
-        setattr(dev, name, value if value is not None else guess[0] if guess else None)
-    if entry is not None and entry.mac is not None:
-        declared.append(DeviceFact("mac", entry.mac, "site inventory", rules.DECLARED))
-    for f in evidence:
-        if f.fact == "mac" and entry is not None and entry.mac and f.value != entry.mac:
-            conflicts.append(FactConflict("mac", entry.mac, f.value, f.source, f.confidence))
-            break
-    if dev.mac is None:
-        mac = resolve(evidence, "mac")
-        dev.mac = mac[0] if mac else None
-    dev.evidence = (declared + _ordered(evidence))[:MAX_EVIDENCE]
-    dev.conflicts = conflicts
-
-
-def _conflict(name: str, declared: str, observed: str, evidence: list[DeviceFact]) -> FactConflict:
-    """The traffic's value for ``name`` against the inventory's, with its three best sources."""
-    support = _ordered(
-        [f for f in evidence if f.fact == name and f.value.lower() == observed.lower()]
-    )
-    sources = "; ".join(f.source for f in support[:3])
-    return FactConflict(name, declared, observed, sources, support[0].confidence)
-
-
-def _ordered(evidence: list[DeviceFact]) -> list[DeviceFact]:
-    unique = list(dict.fromkeys(evidence))
-    return sorted(
-        unique,
-        key=lambda f: (_FACT_ORDER.get(f.fact, 99), _CONF_ORDER.get(f.confidence, 9)),
-    )
+def _router_fact(mac: str) -> DeviceFact:
+    source = f"source of frames from over {SHARED_MAC_ADDRESSES} IPv4 addresses: a router's MAC"
+    return DeviceFact("router_mac", mac, source, rules.MEDIUM)

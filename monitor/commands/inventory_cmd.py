@@ -8,7 +8,11 @@ the same findings as without it:
 - ``closed_networks`` covers every private address the traffic used (a /24 per network,
   the /16 where several /24s of one /16 were used; /64 and /48 for ULA), and the
   link-local or loopback ranges with a ``cidr`` entry when hosts used them;
-- every such host is listed, so the inventory never moves a finding's device side;
+- every device is listed, so the inventory never moves a finding's device side; a host
+  seen at several addresses (one MAC: IPv4 and IPv6, its boot default and its DHCP
+  address) is one entry, ``ip`` its primary address and ``addresses`` the others;
+- a silent host (only ever a destination) is no device: it is named in a comment, and
+  its address is inside ``closed_networks`` as it was under the default policy;
 - ``services.dns`` lists every inside host asked for DNS, including one that never
   answered (a listed DNS service turns DNS to an unlisted inside host into a finding).
 """
@@ -42,7 +46,8 @@ _PRIVATE = tuple(
 _SLUG = re.compile(r"[^a-z0-9]+")
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*\Z")
 _YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
-ENTRY_KEYS = ("ip", "mac", "name", "vendor", "model", "role")
+ENTRY_KEYS = ("ip", "addresses", "mac", "name", "vendor", "model", "role")
+MAX_SILENT_LISTED = 32
 
 
 def inventory_command(args: argparse.Namespace, settings: PipelineSettings) -> int:
@@ -59,9 +64,12 @@ def inventory_command(args: argparse.Namespace, settings: PipelineSettings) -> i
     return EXIT_CLEAN
 
 
-def _usable(dev: DeviceSummary) -> bool:
-    addr = ipaddress.ip_address(dev.ip)
-    return not addr.is_multicast and dev.ip != "255.255.255.255" and not addr.is_unspecified
+def _usable_ip(ip: str) -> bool:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False  # "other": the hosts beyond the device limit
+    return not addr.is_multicast and ip != "255.255.255.255" and not addr.is_unspecified
 
 
 def closed_networks(addresses: Iterable[str]) -> tuple[list[Network], list[Network]]:
@@ -117,11 +125,27 @@ def _numeric(text: str) -> bool:
     return True
 
 
-def _entry(dev: DeviceSummary, name: str) -> str:
-    values = {"ip": dev.ip, "mac": dev.mac, "name": name, "vendor": dev.vendor}
-    values |= {"model": dev.model, "role": dev.role}
-    parts = [f"{k}: {_scalar(str(values[k]))}" for k in ENTRY_KEYS if values[k]]
+def _entry(dev: DeviceSummary, ips: list[str], name: str) -> str:
+    """The device's entry: ``ips[0]`` as its ``ip``, the rest as its ``addresses``."""
+    others = "[" + ", ".join(_scalar(a) for a in ips[1:]) + "]" if ips[1:] else None
+    values = {"ip": _scalar(ips[0]), "addresses": others, "mac": dev.mac, "name": name}
+    values |= {"vendor": dev.vendor, "model": dev.model, "role": dev.role}
+    plain = ("ip", "addresses")
+    parts = [f"{k}: {v if k in plain else _scalar(str(v))}" for k in ENTRY_KEYS if (v := values[k])]
     return "  - {" + ", ".join(parts) + "}"
+
+
+def _addresses(dev: DeviceSummary, special: list[Network]) -> list[str]:
+    """The device's usable addresses, one outside the special ranges first (the entry's
+    ``ip``); empty when every address is link-local or loopback (the ``cidr`` entries)."""
+    ips = [a for a in dev.addresses or [dev.ip] if _usable_ip(a)]
+    plain = [a for a in ips if not _in_any(a, special)]
+    return [plain[0], *(a for a in ips if a != plain[0])] if plain else []
+
+
+def _in_any(ip: str, nets: Iterable[Network]) -> bool:
+    addr = ipaddress.ip_address(ip)
+    return any(addr.version == n.version and addr in n for n in nets)
 
 
 def _evidence_comment(dev: DeviceSummary) -> list[str]:
@@ -144,16 +168,17 @@ def _comment_safe(line: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in line)
 
 
-def _services(run: ReplayRun, inside: list[DeviceSummary]) -> list[str]:
+def _services(run: ReplayRun, inside: list[DeviceSummary], silent: list[str]) -> list[str]:
     prints = run.pipeline.prints
-    listed = {d.ip for d in inside}
-    answered, silent = prints.dns_servers()
+    ips = [a for d in inside for a in d.addresses or [d.ip]]
+    listed = {*ips, *silent}
+    answered, unanswered = prints.dns_servers()
     kinds = {
         "dns": [(ip, "answered DNS") for ip in answered]
         + [(ip, "asked for DNS, never answered: keep it listed or its queries become findings")
-           for ip in silent],
-        "ntp": [(d.ip, "answered NTP") for d in inside if "123/udp ntp" in d.services],
-        "dhcp": [(d.ip, "served DHCP") for d in inside if "67/udp dhcp" in d.services],
+           for ip in unanswered],
+        "ntp": [(ip, "answered NTP") for ip in ips if "123/udp ntp" in prints.services(ip)],
+        "dhcp": [(ip, "served DHCP") for ip in ips if "67/udp dhcp" in prints.services(ip)],
     }  # fmt: skip
     out = ["services:"]
     for kind, hosts in kinds.items():
@@ -162,6 +187,20 @@ def _services(run: ReplayRun, inside: list[DeviceSummary]) -> list[str]:
             out.append(f"  {kind}:")
             out += [f"    - {_scalar(ip)}  # {why}" for ip, why in hosts]
     return out if len(out) > 1 else ["services: {}  # no DNS, NTP or DHCP server answered"]
+
+
+def _silent_comment(result: AuditResult, nets: list[Network]) -> list[str]:
+    """The silent hosts (only ever destinations), named in a comment: no devices."""
+    broadcasts = {str(n.broadcast_address) for n in nets if n.version == 4 and n.prefixlen < 31}
+    hosts = [h for h in result.silent_hosts if h.ip not in broadcasts and _usable_ip(h.ip)]
+    more = len(hosts) - MAX_SILENT_LISTED + result.silent_overflow
+    if not hosts:
+        return []
+    out = [
+        "  # Only ever seen as destinations, never sending: no devices (inside closed_networks):"
+    ]
+    out += [f"  #   {h.ip}: {h.packets:,} packets to it" for h in hosts[:MAX_SILENT_LISTED]]
+    return out + ([f"  #   and {more:,} more"] if more > 0 else [])
 
 
 def _header(result: AuditResult, site: str) -> list[str]:
@@ -186,9 +225,12 @@ def _header(result: AuditResult, site: str) -> list[str]:
 def render_skeleton(run: ReplayRun, site: str) -> str:
     """The policy text (CONTRACT §2) for what ``run`` learned."""
     result = run.result
-    devices = sorted((d for d in result.devices if _usable(d)), key=lambda d: ip_key(d.ip))
-    nets, special = closed_networks(d.ip for d in devices)
-    inside = [d for d in devices if any(ipaddress.ip_address(d.ip) in n for n in nets)]
+    devices = sorted(result.devices, key=lambda d: ip_key(d.ip))
+    used = [a for d in devices for a in d.addresses or [d.ip] if _usable_ip(a)]
+    silent = [h.ip for h in result.silent_hosts if _usable_ip(h.ip)]
+    nets, special = closed_networks([*used, *silent])
+    entries = [(d, [a for a in _addresses(d, special) if _in_any(a, nets)]) for d in devices]
+    entries = [(d, ips) for d, ips in entries if ips]
     out = _header(result, site)
     if nets:
         out.append("# The address ranges the traffic used; multicast and broadcast never leave.")
@@ -196,12 +238,13 @@ def render_skeleton(run: ReplayRun, site: str) -> str:
         out.append("# No private address was seen: the built-in default ranges.")
         nets = [n for n in map(ipaddress.ip_network, DEFAULT_CLOSED) if not n.is_multicast]
     out.append("closed_networks: [" + ", ".join(_scalar(str(n)) for n in nets) + "]")
-    out.append("devices:" if inside or special else "devices: []")
+    out.append("devices:" if entries or special else "devices: []")
     for net in special:
         out.append(f"  - {{cidr: {_scalar(str(net))}}}  # link-local/loopback hosts, unnamed")
     taken: set[str] = set()
-    for dev in (d for d in inside if not any(ipaddress.ip_address(d.ip) in n for n in special)):
+    for dev, ips in entries:
         out += _evidence_comment(dev)
-        out.append(_entry(dev, device_name(dev, taken)))
-    out += _services(run, inside)
+        out.append(_entry(dev, ips, device_name(dev, taken)))
+    out += _silent_comment(result, nets)
+    out += _services(run, [d for d, _ in entries], silent)
     return "\n".join(out) + "\n"

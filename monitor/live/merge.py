@@ -69,7 +69,7 @@ def new_sightings(book: DeviceBook, reported: dict[str, DeviceRole]) -> list[Dev
     fingerprints, and may change as facts arrive: a host is reported again when they do.
     """
     fresh: list[DeviceSighting] = []
-    for ip, dev in book.devices.items():
+    for ip, dev in book.counted():
         role = (dev.vendor or UNKNOWN, dev.role or UNKNOWN)
         if reported.get(ip) != role:
             reported[ip] = role

@@ -52,15 +52,7 @@ def apply_policy(pipe: Pipeline, policy: Policy) -> None:
     the new policy; the device book is rebuilt (its label cache holds old inventory
     names), keeping every closed-network host already seen and the MAC it sent from.
     """
-    old = pipe.devices
-    book = DeviceBook(policy, old.catalog)
-    for ip, dev in old.devices.items():
-        if not policy.is_closed(ip):
-            continue
-        if dev.mac:
-            book.learn_mac(ip, dev.mac)
-        else:
-            book.get(ip)
+    book = DeviceBook.carry_over(pipe.devices, policy)
     pipe.policy = policy
     pipe.classifier.policy = policy
     pipe.devices = book

@@ -49,6 +49,8 @@ def report_dict(result: AuditResult) -> dict[str, Any]:
             "findings_by_kind": count_by_kind(findings),
             "findings_by_device": count_by_device(findings),
         },
+        "silent_hosts": [_silent_host(d) for d in result.silent_hosts],
+        "silent_hosts_overflow": int(result.silent_overflow),
         "coverage": coverage_dict(result),
         "provenance": provenance_dict(result),
     }
@@ -193,6 +195,7 @@ def _device(dev: DeviceSummary) -> dict[str, Any]:
         "bytes": int(dev.bytes),
         "flows": int(dev.flows),
         "findings": int(dev.findings),
+        "addresses": list(dev.addresses or [dev.ip]),
         "mac": dev.mac,
         "model": dev.model,
         "firmware": dev.firmware,
@@ -204,6 +207,20 @@ def _device(dev: DeviceSummary) -> dict[str, Any]:
         "bytes_by_verdict": bytes_by_verdict(dev),
         "evidence": [f.to_json() for f in dev.evidence],
         "conflicts": [c.to_json() for c in dev.conflicts],
+    }
+
+
+def _silent_host(dev: DeviceSummary) -> dict[str, Any]:
+    """A closed-network address only ever seen as a destination (``silent_hosts``): no
+    device, though findings about its flows name it as their ``device``."""
+    return {
+        "ip": dev.ip,
+        "packets_received": int(dev.packets),
+        "bytes_received": int(dev.bytes),
+        "flows": int(dev.flows),
+        "findings": int(dev.findings),
+        "first_ts": _ts(dev.first_ts),
+        "last_ts": _ts(dev.last_ts),
     }
 
 
