@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from monitor.capture.allocator import tune_allocator
+from monitor.capture.damage import record_error
 from monitor.capture.gzip_stream import GzipStream
 from monitor.capture.hashing import HashingFile, find_duplicates
 from monitor.capture.merge import merge_batches
@@ -32,7 +33,6 @@ from monitor.capture.pcapfile import (
     PcapHeader,
     PcapStreamReader,
     parse_pcap_header,
-    record_error,
 )
 from monitor.capture.pcapng import PcapngStreamReader, pcapng_byteorder
 from monitor.model import FrameBatch, InputSummary

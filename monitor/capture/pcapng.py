@@ -20,13 +20,10 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from monitor.capture.pcapfile import (
-    gather_u32,
-    record_error,
-    report_stream_end,
-    stream_window,
-)
+from monitor.capture.damage import record_error, report_stream_end
+from monitor.capture.pcapfile import gather_u32
 from monitor.capture.pcapng_stats import BT_ISB, ISB_MIN_LEN, InterfaceStats
+from monitor.capture.window import stream_window
 from monitor.model import FrameBatch, InputSummary
 from monitor.speedups import load
 

@@ -25,6 +25,7 @@ from scapy.layers.ppp import PPP, PPPoE
 
 import monitor.capture.pcapfile as pcapfile
 import monitor.capture.pcapng as pcapng
+import monitor.capture.window as read_window
 import monitor.decode.frames as frames_mod
 import monitor.flow.grouping as grouping
 from monitor import speedups
@@ -312,7 +313,7 @@ def test_pcapng_block_walk_twins_agree(
     path.write_bytes(gzip.compress(blob) if compress else blob)
     with pytest.MonkeyPatch.context() as mp:
         if chunk is not None:  # windows this small make blocks straddle reads
-            mp.setattr(pcapfile, "CHUNK_BYTES", chunk)
+            mp.setattr(read_window, "CHUNK_BYTES", chunk)
         c, py = read_every_way(str(path), mp, batch_size, pcapng)
     assert c == py
 
@@ -328,7 +329,7 @@ def test_pcapng_twins_agree_on_a_block_over_the_length_limit(
     epb = struct.pack("<5I", 0, 0, 1, len(frame), len(frame)) + frame
     blob = section + ng_block(6, epb, "<") + ng_block(6, epb, "<", pad=pcapng.MAX_BLOCK_LEN)
     (tmp_path / "big.pcapng").write_bytes(blob)
-    monkeypatch.setattr(pcapfile, "CHUNK_BYTES", 2 * pcapng.MAX_BLOCK_LEN)
+    monkeypatch.setattr(read_window, "CHUNK_BYTES", 2 * pcapng.MAX_BLOCK_LEN)
     c, py = read_every_way(str(tmp_path / "big.pcapng"), monkeypatch, 16, pcapng)
     assert c == py
     assert c[1] == 1 and "stopped reading" in c[3][0]  # type: ignore[index]

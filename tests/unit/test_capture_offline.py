@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import monitor.capture.pcapfile as pcapfile
+import monitor.capture.window as read_window
 from monitor.capture.offline import OfflineSource
 from monitor.model import FrameBatch
 from tests.requirements import unmet
@@ -179,7 +180,7 @@ def test_bad_record_length_stops_and_delivers_everything_before(
 def test_small_read_chunks_move_along_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader_path: str
 ) -> None:
-    monkeypatch.setattr(pcapfile, "CHUNK_BYTES", 65536)
+    monkeypatch.setattr(read_window, "CHUNK_BYTES", 65536)
     recs = [(s, f, d, w + 1000 + i) for i, (s, f, d, w) in enumerate(frames(3000))]
     src, batches = read_all([write(tmp_path, "w.pcap", pcap_file(recs))], batch_size=100)
     assert [(f, w) for _, f, w in flat(batches)] == [(r[2], r[3]) for r in recs]
@@ -311,7 +312,7 @@ def test_batches_can_be_read_twice(tmp_path: Path) -> None:
 def test_read_buffers_are_reused_only_when_no_batch_points_into_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pcapfile, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(read_window, "CHUNK_BYTES", 4096)
     recs = frames(3000)
     path = write(tmp_path, "r.pcap", pcap_file(recs))
     header = pcapfile.parse_pcap_header(pcap_file([]))
@@ -323,7 +324,7 @@ def test_read_buffers_are_reused_only_when_no_batch_points_into_them(
         )
         streamed = [f for b in reader.batches() for f in (b.frame(i) for i in range(len(b)))]
         window = reader.window
-        assert isinstance(window, pcapfile.ReusingChunkedReader)
+        assert isinstance(window, read_window.ReusingChunkedReader)
         assert window.new_buffers == 2  # one per side of the double buffer, then reuse
     assert streamed == [r[2] for r in recs]
     _, held = read_all([path], batch_size=64)  # every batch kept: no buffer may be reused

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monitor.capture import pcapfile
+from monitor.capture import window
 from monitor.capture.offline import OfflineSource
 from monitor.capture.pcapng import Interface, PcapngStreamReader, parse_idb
 from monitor.model import FrameBatch, InputSummary
@@ -273,7 +273,7 @@ def test_header_only_pcapng_is_readable(tmp_path: Path) -> None:
 def test_raw_files_reuse_read_buffers_only_when_no_batch_points_into_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(pcapfile, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(window, "CHUNK_BYTES", 4096)
     data = [bytes([i % 251]) * (40 + i % 50) for i in range(2000)]
     blob = shb() + idb(1) + b"".join(epb(0, (T0 + i) * 10**6, d) for i, d in enumerate(data))
     blob += shb(">") + idb(101, order=">") + spb(b"s" * 70, order=">")  # BOM read from the window
@@ -286,7 +286,7 @@ def test_raw_files_reuse_read_buffers_only_when_no_batch_points_into_them(
             fobj, name="r.pcapng", source=0, batch_size=64, sink=sink, initial=head
         )
         streamed = [b.frame(i) for b in reader.batches() for i in range(len(b))]
-        assert isinstance(reader.window, pcapfile.ReusingChunkedReader)
+        assert isinstance(reader.window, window.ReusingChunkedReader)
         assert reader.window.new_buffers == 2  # one per side of the double buffer, then reuse
     assert streamed == [*data, b"s" * 70] and sink.errors == []
     _, held = read(tmp_path, blob, batch_size=64)  # every batch kept: no buffer may be reused

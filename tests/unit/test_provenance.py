@@ -14,7 +14,7 @@ import pytest
 from monitor import __version__
 from monitor.capture.hashing import HashingFile, find_duplicates, sha256_file
 from monitor.capture.offline import OfflineSource
-from monitor.capture.pcapfile import ReusingChunkedReader
+from monitor.capture.window import ReusingChunkedReader
 from monitor.provenance import add_evidence, build_provenance
 from tests.unit.test_capture_offline import frames, pcap_file, reader_path, write
 

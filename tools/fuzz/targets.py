@@ -20,6 +20,7 @@ import numpy as np
 
 import monitor.capture.pcapfile as pcapfile
 import monitor.capture.pcapng as pcapng
+import monitor.capture.window as read_window
 from monitor.capture.offline import OfflineSource
 from monitor.decode import dhcp, discovery, dns, http, natpmp, quic, tls, upnp
 from monitor.decode.frames import DEFAULT_UDP_PORTS, decode_batch, decode_batch_numpy
@@ -60,14 +61,14 @@ def reader(data: bytes) -> None:
     path = os.path.join(_TMP, f"input-{os.getpid()}")
     with open(path, "wb") as fp:
         fp.write(body)
-    saved = pcapfile.CHUNK_BYTES, pcapfile._records, pcapng._records
+    saved = read_window.CHUNK_BYTES, pcapfile._records, pcapng._records
     try:
-        pcapfile.CHUNK_BYTES = window
+        read_window.CHUNK_BYTES = window
         with_c = _read_all(path, batch_size)
         pcapfile._records = pcapng._records = None
         without_c = _read_all(path, batch_size)
     finally:
-        pcapfile.CHUNK_BYTES, pcapfile._records, pcapng._records = saved
+        read_window.CHUNK_BYTES, pcapfile._records, pcapng._records = saved
     if with_c != without_c:
         raise TwinMismatch(f"record walkers differ: {with_c[1:]} vs {without_c[1:]}")
 
