@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-APT_PACKAGES := tshark tcpdump tcpreplay prometheus iproute2 time nftables chromium
+APT_PACKAGES := tshark tcpdump tcpreplay prometheus iproute2 time nftables chromium \
+	systemd strace libseccomp2 util-linux
 SAMPLES := pcaps/demo_day.pcap.gz
 
 .PHONY: setup system-deps demo test lint bench mutation fuzz backfill clean
@@ -20,7 +21,8 @@ setup: $(STAMP)
 # otherwise the tests that need them skip with the reason (and fail when CI is set, e.g. CI=1).
 system-deps:
 	@missing=""; \
-	for tool in tshark capinfos tcpdump tcpreplay promtool prometheus nft chromium; do \
+	for tool in tshark capinfos tcpdump tcpreplay promtool prometheus nft chromium \
+	    systemd-analyze strace setpriv unshare; do \
 	  command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; \
 	done; \
 	if [ -n "$$missing" ]; then \
