@@ -18,6 +18,7 @@ import bisect
 import errno
 import logging
 import os
+import stat
 from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,11 @@ def append_whole(fd: int, data: bytes | memoryview, ends: Sequence[int] | None =
     size = len(data)
     if size == 0:
         return
-    start = os.fstat(fd).st_size
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        _write_all(fd, data, ends)  # a pipe or terminal (--alerts /dev/stdout): no cutting back
+        return
+    start = info.st_size
     try:
         done = os.write(fd, data)
     except OSError as exc:
@@ -74,14 +79,26 @@ def append_whole(fd: int, data: bytes | memoryview, ends: Sequence[int] | None =
     raise AppendError(failure, kept)
 
 
+def _write_all(fd: int, data: bytes | memoryview, ends: Sequence[int] | None) -> None:
+    """Write all of ``data`` to a file that is not a regular file, part after part."""
+    view, done = memoryview(data), 0
+    while done < len(view):
+        try:
+            done += os.write(fd, view[done:])
+        except OSError as exc:
+            bounds = [len(view)] if ends is None else list(ends)
+            raise AppendError(exc, bisect.bisect_right(bounds, done)) from exc
+
+
 def repair_line_tail(fd: int, what: str) -> int:
     """Cut a torn last line (no newline: a crash, a full disk) off the file; bytes removed.
 
     Looks back at most TAIL_SEARCH_BYTES for the last newline; when there is none that
     close, the last line is ended with a newline instead, so the next one is not glued to it.
     """
-    size = os.fstat(fd).st_size
-    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+    info = os.fstat(fd)
+    size = info.st_size
+    if not stat.S_ISREG(info.st_mode) or size == 0 or os.pread(fd, 1, size - 1) == b"\n":
         return 0
     lowest = max(size - TAIL_SEARCH_BYTES, 0)
     end = size

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from collections import deque
 from collections.abc import Callable
@@ -148,7 +149,8 @@ class LineSink:
             self._waiting_bytes = 0
         self._fd = None
         try:
-            os.fsync(fd)
+            if stat.S_ISREG(os.fstat(fd).st_mode):  # a pipe or terminal has nothing to sync
+                os.fsync(fd)
         except OSError as exc:
             self.write_errors += 1
             log.error("%s %s: %s", self.name, self.path, exc)

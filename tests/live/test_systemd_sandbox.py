@@ -20,6 +20,7 @@ system call the sensor makes; all must be in the unit's allow-list.
 
 from __future__ import annotations
 
+import ctypes.util
 import json
 import os
 import re
@@ -36,6 +37,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.requirements import unmet
 from tests.waiting import wait_until
 
 from .netns import PCAPS, ROOT, Segment, Sensor, need, segment, total
@@ -55,6 +57,13 @@ UNPRIVILEGED = (
     "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
     "--inh-caps=-all,+net_raw", "--ambient-caps=-all,+net_raw", "--bounding-set=-all,+net_raw",
 )  # fmt: skip
+
+
+def need_sandbox(*tools: str) -> None:
+    """Root and the tools (skip, or fail under CI), and libseccomp for the filters."""
+    need("ip", "setpriv", "unshare", "systemd-analyze", *tools)
+    if ctypes.util.find_library("seccomp") is None:
+        unmet("libseccomp is not installed (make system-deps)")
 
 
 class SandboxedSensor(Sensor):
@@ -204,7 +213,7 @@ def _run(seg: Segment, sensor: Sensor, state: Path, workers: int) -> None:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_sensor_works_in_the_units_sandbox(tmp_path: Path, workers: int) -> None:
-    need("ip", "tcpreplay", "setpriv", "unshare", "systemd-analyze")
+    need_sandbox("tcpreplay")
     with state_dir() as state, segment() as seg:
         args = ("--config", str(state / "site.yaml"), "--alerts", str(state / "alerts.jsonl"))
         args += ("--evidence-dir", str(state / "evidence"), "--workers", str(workers))
@@ -212,7 +221,7 @@ def test_the_sensor_works_in_the_units_sandbox(tmp_path: Path, workers: int) -> 
 
 
 def test_capture_needs_cap_net_raw(tmp_path: Path) -> None:
-    need("ip", "setpriv", "unshare", "systemd-analyze")
+    need_sandbox()
     with state_dir(), segment() as seg:
         sensor = SandboxedSensor(seg, tmp_path, ())
         sensor.caps = tuple(c.replace(",+net_raw", "") for c in UNPRIVILEGED)
@@ -222,7 +231,7 @@ def test_capture_needs_cap_net_raw(tmp_path: Path) -> None:
 
 
 def test_every_system_call_the_sensor_makes_is_allowed(tmp_path: Path) -> None:
-    need("ip", "tcpreplay", "setpriv", "unshare", "systemd-analyze", "strace")
+    need_sandbox("tcpreplay", "strace")
     allowed, _ = allowed_syscalls(unit_settings(UNIT))
     with state_dir() as state, segment() as seg:
         trace = state / "strace.txt"

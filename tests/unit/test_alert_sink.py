@@ -7,6 +7,7 @@ import errno
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,29 @@ def test_the_sink_opens_in_append_mode_and_repairs_a_crash(tmp_path: Path) -> No
     sink.put(line(2))
     sink.close()
     assert numbers(path) == [0, 2], "the torn line is gone, the new one is not glued to it"
+
+
+def test_a_pipe_gets_every_line_whole(tmp_path: Path) -> None:
+    """``--alerts /dev/stdout`` under a supervisor that reads a pipe: nothing to cut back,
+    lines longer than the pipe's buffer still arrive whole."""
+    read_end, write_end = os.pipe()
+    sink = LineSink(f"/proc/self/fd/{write_end}", "alert log")
+    big = line(1, pad=200_000)  # more than a pipe holds at once: written in parts
+    got = bytearray()
+    reader = threading.Thread(target=lambda: got.extend(_read_all(read_end)))
+    reader.start()
+    sink.put(line(0))
+    sink.put(big)
+    sink.close()
+    os.close(write_end)
+    reader.join(timeout=10)
+    os.close(read_end)
+    assert bytes(got) == line(0) + big
+    assert (sink.written, sink.write_errors, sink.lost_lines) == (2, 0, 0)
+
+
+def _read_all(fd: int) -> bytes:
+    parts = []
+    while chunk := os.read(fd, 65536):
+        parts.append(chunk)
+    return b"".join(parts)
