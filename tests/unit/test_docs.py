@@ -8,6 +8,7 @@ labels and the alerts and dashboards that use it, and nothing else is.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import ipaddress
@@ -252,6 +253,21 @@ def test_every_exported_metric_is_documented_and_no_other(exported: dict) -> Non
     assert set(exported) - set(rows) == set(), "exported, not in a table of docs/metrics.md"
     mentioned = set(_NAME.findall(METRICS))
     assert mentioned - set(exported) == set(), "named in docs/metrics.md, not exported"
+
+
+def test_every_metric_name_in_the_code_is_documented() -> None:
+    """A ``cctv_`` name written anywhere in the package (a metric registered outside the
+    catalog too) has its row in docs/metrics.md."""
+    literals = {
+        node.value
+        for path in (REPO / "monitor").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and re.fullmatch(r"cctv_[a-z0-9_]+", node.value)
+    }
+    assert len(literals) >= len(ALL_METRICS)
+    assert literals - set(metric_rows()) == set()
 
 
 def test_types_and_labels_are_as_documented(exported: dict) -> None:
