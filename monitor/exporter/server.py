@@ -45,6 +45,7 @@ class Landing:
     name: str
     version: str
     site: str
+    status: str = ""  # how far the sensor is ("capturing on eth1 (2 workers)"), when known
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -176,10 +177,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _landing_html(info: Landing) -> bytes:
     name, version, site = (html.escape(v) for v in (info.name, info.version, info.site))
+    status = f"<p>{html.escape(info.status)}</p>\n" if info.status else ""
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>{name}</title></head>\n<body><h1>{name}</h1>\n"
-        f"<p>version {version} &middot; site <b>{site}</b></p>\n"
+        f"<p>version {version} &middot; site <b>{site}</b></p>\n{status}"
         '<p><a href="/metrics">Metrics</a></p>\n</body></html>\n'
     ).encode()
 
