@@ -186,7 +186,7 @@ class FlowTable(LightIngest):
     @staticmethod
     def _sender_is_orig(
         i: int, g: Groups, rep_low: bool, sport: int, dport: int, proto: int, rep_flags: int,
-        rep_error: bool = False,
+        rep_error: bool,
     ) -> bool:  # fmt: skip
         """Whether the sender of the flow's first frame in this batch is the originator.
 
@@ -250,7 +250,7 @@ def _count_errors(g: Groups, rows: I64, group_flow: list[FlowState | None]) -> N
     """Count, in the FlowState of each group in ``rows``, the ICMP errors among its
     responder's packets."""
     low, high = g.low_errors, g.high_errors
-    for i in rows[(low[rows] + high[rows]) > 0].tolist():
+    for i in rows[(low[rows] | high[rows]) != 0].tolist():
         flow = group_flow[i]
         if flow is not None:
             flow.icmp_errors += int(high[i] if flow.orig_is_low else low[i])

@@ -123,6 +123,17 @@ def test_the_error_goes_with_real_answers_without_hiding_them(version: str) -> N
     assert flow.answered and flow.state() == "S1"
 
 
+def test_errors_add_up_over_batches() -> None:
+    cam, cloud, router = HOSTS["v4"]
+    query = packet("v4", cam, cloud, UDP(sport=50123, dport=8800) / b"query")
+    table = FlowTable()
+    for k in range(3):
+        ingest(table, [query, error_about("v4", query, router)], T0 + k)
+    (flow,) = table.flows.values()
+    assert (flow.orig_pkts, flow.resp_pkts, flow.icmp_errors) == (3, 3, 3)
+    assert not flow.answered
+
+
 def test_an_error_about_the_responders_packet_is_counted_on_the_originators_side() -> None:
     """An outside client's flow to the camera; a router cannot deliver the camera's reply."""
     cam, client, router = HOSTS["v4"]
