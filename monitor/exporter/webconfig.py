@@ -111,13 +111,16 @@ class WebConfig:
         if key in self._bad:
             budget.charge(client)
             return AuthResult.DENIED
-        stored = self.users.get(user)
-        if self._checks.run(key, lambda: _bcrypt_ok(stored, password)):
-            self._good.add(key)
+        if self._checks.run(key, lambda: self._verify(key, user, password)):
             return AuthResult.OK
-        self._bad.add(key)
         budget.charge(client)
         return AuthResult.DENIED
+
+    def _verify(self, key: bytes, user: str, password: str) -> bool:
+        """bcrypt, its verdict remembered before anyone waiting for it is told."""
+        ok = _bcrypt_ok(self.users.get(user), password)
+        (self._good if ok else self._bad).add(key)
+        return ok
 
 
 def _bcrypt_ok(stored: bytes | None, password: str) -> bool:

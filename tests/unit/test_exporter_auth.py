@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import http.client
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -98,6 +100,33 @@ def test_password_cycling_gets_429_without_bcrypt_and_the_good_scraper_keeps_wor
     assert get(server, attacker, "prometheus", "one-more")[0] == 429
     assert get(server, attacker, "prometheus", PASSWORD)[0] == 200
     assert len(bcrypt_calls) == 2 + burst
+
+
+def test_scrapers_logging_in_together_share_one_bcrypt(
+    server: MetricsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[bytes] = []
+    real = bcrypt.checkpw
+
+    def slow(password: bytes, hashed: bytes) -> bool:
+        calls.append(password)
+        time.sleep(0.3)  # long enough for every worker to pick up a request meanwhile
+        return real(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", slow)
+    statuses: list[int] = []
+    crowd = [
+        threading.Thread(
+            target=lambda: statuses.append(get(server, "127.0.0.1", "prometheus", PASSWORD)[0])
+        )
+        for _ in range(20)
+    ]
+    for t in crowd:
+        t.start()
+    for t in crowd:
+        t.join(scaled(30))
+    assert statuses == [200] * 20
+    assert len(calls) == 1  # not one per worker
 
 
 def test_a_repeated_wrong_password_costs_one_bcrypt(
