@@ -104,15 +104,9 @@ class LightPath:
 
     def _new_labels(self, addrs: npt.NDArray[np.uint64], spoke: npt.NDArray[np.bool_]) -> I64:
         """Label ids of addresses not seen before (and remembered for next time)."""
-        book = self.pipe.devices
-        out = np.empty(addrs.shape[0], dtype=np.int64)
-        crowd = np.zeros(addrs.shape[0], dtype=np.bool_)
-        if book.full:  # hosts outside the inventory can only be "other" now
-            crowd = ~self.rules.in_inventory(addrs) & spoke
-            texts = [v4_text(a) for a in addrs[crowd].tolist()]
-            out[crowd] = self._label_id(book.overflow_many(texts))
-        for j in np.flatnonzero(~crowd).tolist():
-            out[j] = self._label_id(book.labels(v4_text(int(addrs[j])), bool(spoke[j])))
+        texts, listed = [v4_text(a) for a in addrs.tolist()], self.rules.in_inventory(addrs)
+        labels = self.pipe.devices.labels_many(texts, spoke.tolist(), listed.tolist())
+        out = np.fromiter(map(self._label_id, labels), np.int64, addrs.shape[0])
         keep = out != self._label_ids.get((SILENT_LABEL, UNKNOWN), -1)  # may speak up later
         if self._label_keys.shape[0] + addrs.shape[0] > LABEL_CACHE_MAX:
             self._label_keys = np.zeros(0, np.uint64)

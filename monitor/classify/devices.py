@@ -10,8 +10,9 @@ Devices as people think of them:
 - a multicast group or broadcast address (:mod:`monitor.classify.group_addresses`) is no
   device: never in ``devices``, no label of its own, never against the device limit;
 - a closed-network address that never sent a packet (a scan target, a camera that is
-  off) is a *silent host*, kept apart in ``silent`` (bounded like the devices, the rest
-  counted in ``silent_overflow``) until it sends; its traffic is labelled ``silent``.
+  off) is a *silent host*, kept apart in ``silent`` until it sends; its traffic is
+  labelled ``silent``. They are bounded like the devices: the ones beyond count as the
+  device ``other`` (``silent_overflow`` counts them), their findings included.
   Findings still name it as their ``device``: a finding is about the closed-network side
   of a flow, whether or not that side ever answered;
 - one host seen at several addresses (one MAC, or one inventory entry) is one device in
@@ -62,7 +63,8 @@ class DeviceBook:
     ``multicast``, ``broadcast`` or ``silent``. Hosts outside the inventory are tracked one
     by one up to ``max_devices`` (first seen, first kept); the ones after that are counted
     together as the device ``other`` (``overflow`` counts them), so a spoofed flood cannot
-    grow the book or the labels. Silent hosts have a bound of their own, the same number.
+    grow the book or the labels. Silent hosts have a bound of their own, the same number,
+    beyond which they count as ``other`` too.
     """
 
     policy: Policy
@@ -129,8 +131,8 @@ class DeviceBook:
     def traffic(self, ip: str, sent: int) -> DeviceSummary | None:
         """Where a flow's numbers for its closed-network end ``ip`` go, given what ``ip``
         ``sent`` in it: the device's summary once it has sent anything (or the inventory
-        lists it as a host), else its silent host record; None for a multicast group or
-        broadcast address, and for silent hosts beyond the limit (``silent_overflow``)."""
+        lists it as a host), else its silent host record (``other`` beyond the limit); None
+        for a multicast group or broadcast address."""
         dev = self.devices.get(ip)
         if dev is not None:
             return dev
@@ -138,11 +140,17 @@ class DeviceBook:
             return None
         if sent or self._declared(ip):
             return self.get(ip)
+        return self._quiet(ip)
+
+    def _quiet(self, ip: str) -> DeviceSummary:
+        """The silent host record of ``ip`` (made while there is room), else ``other``: the
+        silent hosts beyond the limit count there (``silent_overflow``), so a scan of the
+        whole closed network grows neither the report nor the findings' devices."""
         quiet = self.silent.get(ip)
         if quiet is None:
             if len(self.silent) >= self.max_devices:
                 self.silent_overflow.add(ip)
-                return None
+                return self._other()
             quiet = self.silent[ip] = DeviceSummary(ip=ip, addresses=[ip])
         return quiet
 
@@ -183,13 +191,27 @@ class DeviceBook:
         """Whether a new host outside the inventory would be counted as ``other``."""
         return self._tracked >= self.max_devices
 
-    def overflow_many(self, ips: list[str]) -> tuple[str, str]:
-        """Count hosts known to be outside the inventory while the book is full; their
-        (device, vendor) labels."""
-        if ips:
+    def labels_many(
+        self, ips: list[str], spoke: list[bool], listed: list[bool]
+    ) -> list[tuple[str, str]]:
+        """:meth:`labels` of many closed-network addresses (of light flows) at once: the ones
+        that can only be ``other`` now (not ``listed`` in the inventory, not known, the
+        limit of their kind reached) are counted in bulk, with no policy look-up each."""
+        quiet_full = len(self.silent) >= self.max_devices
+        out: list[tuple[str, str]] = []
+        crowd: tuple[list[str], list[str]] = ([], [])  # beyond the limit: senders, silent
+        for ip, sent, inventory in zip(ips, spoke, listed, strict=True):
+            known = inventory or ip in self.devices or ip in self.silent
+            if known or not (self.full if sent else quiet_full) or self.groups.kind(ip):
+                out.append(self.labels(ip, sent))
+                continue
+            crowd[0 if sent else 1].append(ip)
+            out.append((OTHER_LABEL, UNKNOWN))
+        if crowd[0] or crowd[1]:
             self._other()
-            self.overflow.add_many(ips)
-        return OTHER_LABEL, UNKNOWN
+            self.overflow.add_many(crowd[0])
+            self.silent_overflow.add_many(crowd[1])
+        return out
 
     def _other(self) -> DeviceSummary:
         other = self.devices.get(OTHER_LABEL)
@@ -240,7 +262,8 @@ class DeviceBook:
         if not self.policy.is_closed(ip):
             return OUTSIDE_LABEL, UNKNOWN
         if not sent and ip not in self.devices and not self._declared(ip):
-            return SILENT_LABEL, UNKNOWN  # not cached: the host may speak up later
+            quiet = self._quiet(ip)  # not cached: the host may speak up later
+            return (SILENT_LABEL if quiet.ip == ip else OTHER_LABEL), UNKNOWN
         dev = self.get(ip)
         if dev.ip == OTHER_LABEL:  # not cached: the overflow must not grow the cache
             return OTHER_LABEL, UNKNOWN

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address
 
 from monitor.config import Policy
 from monitor.flow.key import v4_int
@@ -40,13 +41,20 @@ class GroupAddresses:
 
     policy: Policy
     _broadcasts: frozenset[int] = field(init=False)
+    _broadcast_texts: frozenset[str] = field(init=False)
     _cache: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._broadcasts = directed_broadcasts(self.policy) | {LIMITED_BROADCAST}
+        self._broadcast_texts = frozenset(map(str, map(IPv4Address, self._broadcasts)))
 
     def kind(self, ip: str) -> str | None:
         """``multicast``, ``broadcast``, or None for a host address (or no address at all)."""
+        first, dot, _ = ip.partition(".")
+        if dot and first.isdigit() and ":" not in ip:  # dotted IPv4, as the decoder writes it
+            if 224 <= int(first) <= 239:
+                return MULTICAST
+            return BROADCAST if ip in self._broadcast_texts else None
         try:
             return self._cache[ip]
         except KeyError:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
@@ -158,10 +159,15 @@ def test_silent_hosts_take_no_place_under_the_device_limit(light: bool) -> None:
     talkers = [udp(f"10.20.3.{i}", DNS, 53, mac=f"02:00:00:00:03:0{i}") for i in (1, 2, 3)]
     pipe = replay([scan, talkers], site(limit=3), light)
     book = pipe.devices
-    assert set(book.devices) == {"10.20.3.1", "10.20.3.2", "10.20.3.3"}  # none is "other"
-    assert book.overflow.count() == 0
+    assert set(book.devices) - {OTHER_LABEL} == {"10.20.3.1", "10.20.3.2", "10.20.3.3"}
+    assert book.overflow.count() == 0  # no device was pushed out
+    # silent hosts have a bound of their own: beyond it they count as "other"
     assert len(book.silent) == 3 and book.silent_overflow.count() == 10 + 1 - 3  # + the DNS
-    assert OTHER_LABEL not in device_labels(pipe.snapshot().counters)
+    assert book.devices[OTHER_LABEL].packets == 7 + 3  # 7 SYNs, the talkers' 3 queries
+    labels = device_labels(pipe.snapshot().counters)
+    assert labels == {"10.20.3.1", "10.20.3.2", "10.20.3.3", SILENT_LABEL, OTHER_LABEL}
+    found = {f.device: f.flows for f in pipe.findings.findings()}
+    assert found == {**dict.fromkeys(book.silent, 1), OTHER_LABEL: 7}  # the scanner's SYNs
 
 
 @FLOWS
@@ -255,3 +261,32 @@ def test_live_workers_count_the_devices_the_replay_counts() -> None:
     sightings = new_sightings(book, {})
     assert sorted(ip for ip, _ in sightings) == ["10.20.1.31", "10.20.3.1"]
     assert len(sightings) == sum(book.role_counts().values())
+
+
+@FLOWS
+def test_a_scan_of_the_whole_closed_network_stays_bounded(light: bool) -> None:
+    """An outside scanner's SYNs to 65,536 inside addresses, none answered: a hundred
+    silent hosts, the rest one "other"; findings and labels bounded alike."""
+    from bench.make_flood import flood
+
+    frames = flood(20_000, 0x0A140000 + np.arange(65536, dtype=np.uint64), np.random.default_rng(1))
+    inbound = frames.copy()  # the same SYNs turned around: outside -> inside
+    inbound[:, 26:30], inbound[:, 30:34] = frames[:, 30:34], frames[:, 26:30]
+    inbound[:, 34:36], inbound[:, 36:38] = frames[:, 36:38], frames[:, 34:36]
+    pipe = Pipeline(site(limit=100), load_catalog(), PipelineSettings(light_flows=light))
+    ts = T0 + np.arange(inbound.shape[0]) * 1e-3
+    for start in range(0, inbound.shape[0], 4096):
+        rows = inbound[start : start + 4096]
+        pipe.process(batch_of([r.tobytes() for r in rows], list(ts[start : start + 4096])))
+    pipe.finish()
+    book = pipe.devices
+    targets = len({bytes(r[30:34]) for r in inbound})
+    assert len(book.silent) == 100 and set(book.devices) == {OTHER_LABEL}
+    assert book.silent_overflow.count() == pytest.approx(targets - 100, rel=0.02)
+    assert book.overflow.count() == 0
+    assert (
+        book.devices[OTHER_LABEL].packets + sum(h.packets for h in book.silent.values()) == 20_000
+    )
+    assert device_labels(pipe.snapshot().counters) == {SILENT_LABEL, OTHER_LABEL}
+    assert {f.device for f in pipe.findings.findings()} <= {*book.silent, OTHER_LABEL}
+    assert len(pipe.findings.findings()) < 4096 + 101 + 1  # per kind, then per device
