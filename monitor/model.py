@@ -17,6 +17,10 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.audit import GapSummary, InterfaceDrops, Provenance
+from monitor.model_facts import DeviceFact as DeviceFact  # re-exported
+from monitor.model_facts import FactConflict as FactConflict  # re-exported
+from monitor.model_tls import TlsCertificate as TlsCertificate  # re-exported
+from monitor.model_tls import TlsClientPrint as TlsClientPrint  # re-exported
 
 
 class MonitorError(Exception):
@@ -208,6 +212,10 @@ class Finding:
     ports: int | None = None  # summary findings: distinct peer ports folded in
     sample_peers: list[str] | None = None  # summary findings: the first few peers
     query_name: str | None = None  # DNS-kind findings: the name the device asked for
+    ja3: str | None = None  # TLS/QUIC: the client's JA3, JA3S of the server, JA4 (client)
+    ja3s: str | None = None
+    ja4: str | None = None
+    tls_certificate: TlsCertificate | None = None  # the server's, when sent in clear
 
     @property
     def is_summary(self) -> bool:
@@ -234,6 +242,10 @@ class Finding:
             "flow_uid": self.flow_uid,
             "flows": self.flows,
             "query_name": self.query_name,  # after the contract's fields, as additions go
+            "ja3": self.ja3,
+            "ja3s": self.ja3s,
+            "ja4": self.ja4,
+            "tls_certificate": self.tls_certificate.to_json() if self.tls_certificate else None,
         }
         if self.is_summary:
             out["peers"] = self.peers
@@ -268,50 +280,10 @@ class FlowRecord:
     end_reason: EndReason
     findings: tuple[FindingKind, ...] = ()
     query_name: str | None = None  # DNS flows: the first name asked (peer_name is the peer's)
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceFact:
-    """One thing learned about a device, where from and how sure (``devices[].evidence``).
-
-    ``fact`` is vendor, model, firmware, serial, mac, role or hostname; ``confidence`` is
-    ``declared`` (the site inventory), ``high``, ``medium`` or ``low``.
-    """
-
-    fact: str
-    value: str
-    source: str
-    confidence: str
-
-    def to_json(self) -> dict[str, str]:
-        """The report's JSON object for this fact."""
-        return {
-            "fact": self.fact,
-            "value": self.value,
-            "source": self.source,
-            "confidence": self.confidence,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class FactConflict:
-    """The inventory says one thing, the traffic another (``devices[].conflicts``)."""
-
-    fact: str
-    inventory: str
-    observed: str
-    source: str
-    confidence: str
-
-    def to_json(self) -> dict[str, str]:
-        """The report's JSON object for this disagreement."""
-        return {
-            "fact": self.fact,
-            "inventory": self.inventory,
-            "observed": self.observed,
-            "source": self.source,
-            "confidence": self.confidence,
-        }
+    ja3: str | None = None  # TLS/QUIC flows: the client's JA3, the server's JA3S, JA4
+    ja3s: str | None = None
+    ja4: str | None = None
+    tls_certificate: TlsCertificate | None = None  # the server's, when sent in clear
 
 
 @dataclass(slots=True)
@@ -346,6 +318,7 @@ class DeviceSummary:
     conflicts: list[FactConflict] = field(default_factory=list)
     bytes_sent_by_verdict: dict[str, int] = field(default_factory=dict)  # what it sent
     addresses: list[str] = field(default_factory=list)  # all of them, ``ip`` first
+    tls_fingerprints: list[TlsClientPrint] = field(default_factory=list)  # as a TLS client
 
     def add_bytes(self, verdict: str, size: int, sent: int) -> None:
         """Count a flow's ``size`` bytes (both ways) under ``verdict``, ``sent`` by this host."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from monitor.model import FlowRecord
+from monitor.model import FlowRecord, TlsCertificate
 from monitor.report import FLOW_SUFFIXES
 
 _TEXT = pd.StringDtype()
@@ -47,6 +47,14 @@ FLOW_DTYPES: dict[str, object] = {
     "endpoint": _TEXT,
     "end_reason": _TEXT,
     "findings": _TEXT,
+    "ja3": _TEXT,
+    "ja3s": _TEXT,
+    "ja4": _TEXT,
+    "cert_subject": _TEXT,
+    "cert_names": _TEXT,
+    "cert_issuer": _TEXT,
+    "cert_not_after": "float64",
+    "cert_sha256": _TEXT,
 }
 CSV_ESCAPE = "'"
 CSV_UNSAFE = ("=", "+", "-", "@", "\t", "\r", CSV_ESCAPE)  # first characters that get it
@@ -59,7 +67,15 @@ def _row(f: FlowRecord) -> tuple[object, ...]:
         f.orig_pkts, f.orig_bytes, f.resp_pkts, f.resp_bytes,
         f.state, str(f.verdict), f.device, f.peer, f.peer_name, f.query_name,
         f.vendor, f.endpoint, str(f.end_reason), ",".join(str(k) for k in f.findings),
+        f.ja3, f.ja3s, f.ja4, *_certificate(f.tls_certificate),
     )  # fmt: skip
+
+
+def _certificate(cert: TlsCertificate | None) -> tuple[object, ...]:
+    """The cert_* cells: subject, names (comma-joined), issuer, end of validity, SHA-256."""
+    if cert is None:
+        return None, None, None, np.nan, None
+    return cert.subject, ",".join(cert.names()), cert.issuer, cert.not_after, cert.sha256
 
 
 def flows_frame(flows: list[FlowRecord]) -> pd.DataFrame:
@@ -68,7 +84,8 @@ def flows_frame(flows: list[FlowRecord]) -> pd.DataFrame:
     ``first_time``/``last_time`` are ``first_ts``/``last_ts`` as ISO 8601 UTC with
     microseconds and ``Z``; ``duration`` is ``last_ts - first_ts`` rounded to microseconds;
     ``query_name`` is a DNS flow's first query (``peer_name`` is the peer's own name);
-    ``findings`` is the comma-joined finding kinds (empty string when none).
+    ``findings`` is the comma-joined finding kinds (empty string when none); ``ja3``,
+    ``ja3s``, ``ja4`` and the ``cert_*`` columns are those of a TLS or QUIC handshake.
     """
     columns = list(FLOW_DTYPES)
     frame = pd.DataFrame.from_records([_row(f) for f in flows], columns=columns)
@@ -120,7 +137,7 @@ def read_flows(path: str | os.PathLike[str]) -> pd.DataFrame:
     if suffix == ".parquet":
         return pd.read_parquet(path, engine="pyarrow")
     text = [name for name, dtype in FLOW_DTYPES.items() if dtype is _TEXT]
-    na = {name: [""] for name in text}
+    na = {name: [""] for name in FLOW_DTYPES}  # NaN is written as an empty cell too
     na["findings"] = []
     frame = pd.read_csv(path, dtype=FLOW_DTYPES, keep_default_na=False, na_values=na)
     for name in text:

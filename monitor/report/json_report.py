@@ -207,6 +207,7 @@ def _device(dev: DeviceSummary) -> dict[str, Any]:
         "bytes_by_verdict": bytes_by_verdict(dev),
         "evidence": [f.to_json() for f in dev.evidence],
         "conflicts": [c.to_json() for c in dev.conflicts],
+        "tls_fingerprints": [p.to_json() for p in dev.tls_fingerprints],
     }
 
 

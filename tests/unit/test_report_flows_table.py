@@ -15,10 +15,11 @@ COLUMNS = [
     "uid", "proto", "orig_addr", "orig_port", "resp_addr", "resp_port", "first_ts", "last_ts",
     "first_time", "last_time", "duration", "orig_pkts", "orig_bytes", "resp_pkts",
     "resp_bytes", "state", "verdict", "device", "peer", "peer_name", "query_name", "vendor",
-    "endpoint", "end_reason", "findings",
+    "endpoint", "end_reason", "findings", "ja3", "ja3s", "ja4", "cert_subject", "cert_names",
+    "cert_issuer", "cert_not_after", "cert_sha256",
 ]  # fmt: skip
 INTS = ["orig_port", "resp_port", "orig_pkts", "orig_bytes", "resp_pkts", "resp_bytes"]
-FLOATS = ["first_ts", "last_ts", "duration"]
+FLOATS = ["first_ts", "last_ts", "duration", "cert_not_after"]
 
 
 def _check_dtypes(frame: pd.DataFrame) -> None:
