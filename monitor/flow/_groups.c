@@ -30,19 +30,22 @@ enum {
 static const Py_ssize_t group_sizes[G_N] = {8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 1, 1, 1};
 
 PyDoc_STRVAR(group_doc,
-"group(columns, frame_out, group_out) -> number of groups\n\n"
+"group(columns, frame_out, group_out, seed) -> number of groups\n\n"
 "``columns``: (ip, src_key, dst_key, sport, dport, proto, wirelen, tcp_flags, ts).\n"
 "``frame_out``: (key, src_low, group, members), per frame; ``group`` is -1 for\n"
 "frames that are not IP. ``group_out``: (key, rep, count, start, low_pkts,\n"
 "low_bytes, high_bytes, first_ts, last_ts, low_flags, high_flags, low_syn,\n"
-"high_syn, low_synack), per group. Keys are computed for every frame.");
+"high_syn, low_synack), per group. Keys are computed for every frame, keyed by the\n"
+"64-bit ``seed`` (the process's, see key.py) so that collisions cannot be precomputed.");
 
 static PyObject *
 group(PyObject *self, PyObject *args)
 {
     PyObject *in, *fo, *go;
-    if (!PyArg_ParseTuple(args, "OOO", &in, &fo, &go))
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "OOOK", &in, &fo, &go, &seed))
         return NULL;
+    const uint64_t golden = 0x9E3779B97F4A7C15ULL ^ (uint64_t)seed;
     Py_buffer iv[I_COUNT], fv[F_COUNT], gv[G_N];
     if (borrow_all(in, iv, in_sizes, I_COUNT, -1, 0, "group columns") != 0)
         return NULL;
@@ -99,7 +102,7 @@ group(PyObject *self, PyObject *args)
         int low = s < d || (s == d && sp <= dp);
         uint64_t lo = low ? s : d, hi = low ? d : s;
         uint64_t ports = low ? (sp << 16) | dp : (dp << 16) | sp;
-        uint64_t key = mix(lo ^ mix(hi + 0x9E3779B97F4A7C15ULL));
+        uint64_t key = mix(lo ^ mix(hi + golden));
         key = mix(key ^ (ports << 8) ^ (uint64_t)proto[i]);
         fkey[i] = key;
         flow_low[i] = (unsigned char)low;

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.decode.frames import DecodedBatch
+from monitor.flow import key
 from monitor.flow.key import flow_keys
 from monitor.flow.state import TCP_ACK, TCP_SYN
 from monitor.speedups import load
@@ -66,10 +67,11 @@ _GROUP_DTYPES = (
 )  # fmt: skip
 
 
-def group_batch(d: DecodedBatch) -> Groups:
-    """Group the IP frames of ``d`` by flow (``d`` should hold at least one)."""
+def group_batch(d: DecodedBatch, seed: int | None = None) -> Groups:
+    """Group the IP frames of ``d`` by flow (``d`` should hold at least one); flow keys
+    are keyed by ``seed`` (default: the process's, :data:`monitor.flow.key.SEED`)."""
     if _groups is None:
-        return group_batch_numpy(d)
+        return group_batch_numpy(d, seed)
     n = len(d.batch)
     frame_out = (
         np.empty(n, np.uint64),
@@ -80,7 +82,7 @@ def group_batch(d: DecodedBatch) -> Groups:
     group_out: tuple[Any, ...] = tuple(np.empty(n, t) for t in _GROUP_DTYPES)
     columns = (d.ip, d.src_key, d.dst_key, d.sport, d.dport, d.proto, d.wirelen, d.tcp_flags)
     ts = np.ascontiguousarray(d.batch.ts, dtype=np.float64)
-    g = _groups.group((*columns, ts), frame_out, group_out)
+    g = _groups.group((*columns, ts), frame_out, group_out, key.SEED if seed is None else seed)
     k, rep, count, start, lp, lb, hb, fts, lts, lf, hf, ls, hs, lsa = (a[:g] for a in group_out)
     low_errors, high_errors = _error_counts(d, frame_out[2], frame_out[1], g)
     return Groups(
@@ -107,9 +109,9 @@ def group_batch(d: DecodedBatch) -> Groups:
     )
 
 
-def group_batch_numpy(d: DecodedBatch) -> Groups:
+def group_batch_numpy(d: DecodedBatch, seed: int | None = None) -> Groups:
     """``group_batch`` in numpy (the fallback without the C speedup, and its oracle)."""
-    keys, src_low = flow_keys(d)
+    keys, src_low = flow_keys(d, seed)
     frames = np.flatnonzero(d.ip)
     uniq, first, inverse, counts = np.unique(
         keys[frames], return_index=True, return_inverse=True, return_counts=True

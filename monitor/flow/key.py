@@ -8,6 +8,7 @@ mirror ports often see one direction tagged and the other not.
 from __future__ import annotations
 
 import ipaddress
+import os
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +20,25 @@ Bool = npt.NDArray[np.bool_]
 
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
+_GOLDEN = 0x9E3779B97F4A7C15
+SEED_VARIABLE = "CCTV_FLOW_KEY_SEED"
+
+
+def _process_seed() -> int:
+    """This process's flow-key seed: random, or ``$CCTV_FLOW_KEY_SEED`` to repeat a run.
+
+    Flow keys index the flow tables; with a fixed, invertible key an attacker could
+    compute thousands of spoofed flows that all land in one hash bucket. Keys never
+    leave the process (flow ids are sequence numbers), so a random seed changes nothing
+    a user sees.
+    """
+    text = os.environ.get(SEED_VARIABLE, "")
+    if text:
+        return int(text, 0) & 0xFFFFFFFFFFFFFFFF
+    return int.from_bytes(os.urandom(8), "little")
+
+
+SEED = _process_seed()
 
 
 def _mix(x: U64) -> U64:
@@ -30,8 +50,12 @@ def _mix(x: U64) -> U64:
     return x ^ (x >> np.uint64(33))
 
 
-def flow_keys(d: DecodedBatch) -> tuple[U64, Bool]:
-    """Per frame: the 64-bit flow key, and whether the sender is the canonical "low" side."""
+def flow_keys(d: DecodedBatch, seed: int | None = None) -> tuple[U64, Bool]:
+    """Per frame: the 64-bit flow key, and whether the sender is the canonical "low" side.
+
+    Keys are keyed by ``seed`` (default: the process's :data:`SEED`).
+    """
+    golden = np.uint64(_GOLDEN ^ (SEED if seed is None else seed))
     sport = d.sport.astype(np.uint64)
     dport = d.dport.astype(np.uint64)
     src_low = (d.src_key < d.dst_key) | ((d.src_key == d.dst_key) & (sport <= dport))
@@ -39,7 +63,7 @@ def flow_keys(d: DecodedBatch) -> tuple[U64, Bool]:
     hi_addr = np.where(src_low, d.dst_key, d.src_key)
     ports = np.where(src_low, (sport << np.uint64(16)) | dport, (dport << np.uint64(16)) | sport)
     with np.errstate(over="ignore"):
-        key = _mix(lo_addr ^ _mix(hi_addr + np.uint64(0x9E3779B97F4A7C15)))
+        key = _mix(lo_addr ^ _mix(hi_addr + golden))
         key = _mix(key ^ (ports << np.uint64(8)) ^ d.proto.astype(np.uint64))
     return key, src_low
 
