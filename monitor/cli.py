@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--evidence", metavar="FILE", help="pcap of the packets of flagged flows")
     r.add_argument("--metrics-out", metavar="FILE", help="OpenMetrics with capture timestamps")
     r.add_argument(
+        "--eve",
+        metavar="FILE",
+        help="Suricata EVE JSON lines: a flow event per flow, an alert per finding (docs/eve.md)",
+    )
+    r.add_argument(
         "--metrics-interval",
         type=float,
         default=60.0,

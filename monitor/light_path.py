@@ -28,6 +28,7 @@ from monitor.classify.devices import (
 from monitor.classify.evidence import make_finding, make_record
 from monitor.classify.light_rules import EGRESS, INBOUND, INTERNAL, VERDICTS, LightRules
 from monitor.classify.verdict import ALLOWED_REASON
+from monitor.flow.community_id import row_flow_ref
 from monitor.flow.key import v4_text
 from monitor.flow.light import LightFlows, max_by, tally_pairs
 from monitor.flow.state import FlowState
@@ -257,6 +258,8 @@ class LightPath:
             self._findings(flagged)
             keys, first, last = (c[k][flagged].copy() for k in ("key", "first_ts", "last_ts"))
             self.pipe.flagged.append((keys, first, last))
+        if pipe.flow_sink is not None:  # EVE flow events (replay --eve)
+            pipe.flow_sink.rows(self.light, slots, reason)
         self.light.free(slots)
 
     def _account_devices(self, slots: I64) -> None:
@@ -352,7 +355,7 @@ class LightPath:
             first_ts=float(c["first_ts"][slot]), last_ts=float(c["last_ts"][slot]),
             packets=int(c["orig_pkts"][slot] + c["resp_pkts"][slot]),
             bytes=int(c["orig_bytes"][slot] + c["resp_bytes"][slot]), evidence="",
-            flow_uid=f"F{int(c['uid'][slot]):08d}",
+            flow_uid=f"F{int(c['uid'][slot]):08d}", flow_ref=row_flow_ref(c, slot),
         )  # fmt: skip
 
     def _one(self, slot: int, device: str | None, kind: FindingKind) -> Finding:

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from monitor.audit import GapSummary, InterfaceDrops, Provenance
 from monitor.model_facts import DeviceFact as DeviceFact  # re-exported
 from monitor.model_facts import FactConflict as FactConflict  # re-exported
+from monitor.model_flowref import FlowRef as FlowRef  # re-exported
 from monitor.model_tls import TlsCertificate as TlsCertificate  # re-exported
 from monitor.model_tls import TlsClientPrint as TlsClientPrint  # re-exported
 
@@ -216,6 +217,12 @@ class Finding:
     ja3s: str | None = None
     ja4: str | None = None
     tls_certificate: TlsCertificate | None = None  # the server's, when sent in clear
+    flow_ref: FlowRef | None = None  # the flow flow_uid names: 5-tuple, ids (EVE lines)
+
+    @property
+    def community_id(self) -> str | None:
+        """The Community ID v1 of the flow ``flow_uid`` names (None when unknown)."""
+        return self.flow_ref.community_id if self.flow_ref is not None else None
 
     @property
     def is_summary(self) -> bool:
@@ -246,6 +253,7 @@ class Finding:
             "ja3s": self.ja3s,
             "ja4": self.ja4,
             "tls_certificate": self.tls_certificate.to_json() if self.tls_certificate else None,
+            "community_id": self.community_id,
         }
         if self.is_summary:
             out["peers"] = self.peers
@@ -284,6 +292,7 @@ class FlowRecord:
     ja3s: str | None = None
     ja4: str | None = None
     tls_certificate: TlsCertificate | None = None  # the server's, when sent in clear
+    community_id: str | None = None  # Community ID v1 (None: an ICMP type not captured)
 
 
 @dataclass(slots=True)

@@ -30,6 +30,7 @@ from monitor.decode.discovery import parse_sadp_ether
 from monitor.decode.frames import DECODE_ERROR_LAYERS, ETH_SADP, DecodedBatch, decode_batch
 from monitor.decode.mirror_sessions import MirrorSessions
 from monitor.decode.tunnels import GENEVE_PORTS, VXLAN_PORTS, udp_port_table
+from monitor.flow.ended import FlowEndSink
 from monitor.flow.state import FlowState
 from monitor.flow.table import BatchResult, FlowSettings, FlowTable
 from monitor.light_path import LightPath
@@ -99,6 +100,7 @@ class Pipeline:
         )
         self.mirror = MirrorSessions()
         self.on_finding = on_finding
+        self.flow_sink: FlowEndSink | None = None  # every ended flow (replay --eve)
         self.records: list[FlowRecord] = []
         self.findings = FindingBook(limits.findings_per_device, limits.findings_per_kind)
         self.flagged: list[tuple[Any, Any, Any]] = []  # (key, first, last); light: arrays
@@ -339,6 +341,8 @@ class Pipeline:
             self.prints.on_flow(flow, self.policy.is_closed)
         if reason == EndReason.ACTIVE_TIMEOUT:
             return
+        if self.flow_sink is not None:
+            self.flow_sink.flow(flow, reason)
         self._account_devices(flow)
         catalog = self.classifier.catalog
         for kind, (name, endpoint) in zip(flow.finding_kinds, flow.finding_details, strict=True):

@@ -16,6 +16,7 @@ from monitor.capture.writer import open_capture_writer
 from monitor.classify.catalog import VendorCatalog
 from monitor.config import Policy
 from monitor.decode.frames import decode_batch
+from monitor.flow.ended import FlowEndSink
 from monitor.flow.key import flow_keys
 from monitor.model import AuditResult, FrameBatch
 from monitor.pipeline import Pipeline, PipelineSettings
@@ -40,15 +41,18 @@ def run_replay(
     progress: Progress | None = None,
     batch_size: int = 4096,
     gap_threshold: float | None = DEFAULT_GAP_THRESHOLD,
+    flow_sink: FlowEndSink | None = None,
 ) -> ReplayRun:
     """Stream every input through the pipeline, in timestamp order across files.
 
     Inputs are hashed (SHA-256) while they are read; an input with the same content as
     an earlier one is skipped. Stretches of packet time longer than ``gap_threshold``
     seconds without a packet (None or 0: not looked for) are noted in ``result.gaps``.
+    ``flow_sink`` (``--eve``) takes every flow as it ends.
     """
     source = OfflineSource(list(paths), batch_size=batch_size, hash_inputs=True)
     pipe = Pipeline(policy, catalog, settings)
+    pipe.flow_sink = flow_sink
     gaps = GapTracker(gap_threshold)
     linktypes: set[int] = set()
     started = time.monotonic()

@@ -13,6 +13,7 @@ import re
 from monitor.classify.catalog import Endpoint
 from monitor.decode.natpmp import MappingRequest
 from monitor.decode.upnp import PortMappingRequest
+from monitor.flow.community_id import flow_community_id, flow_ref
 from monitor.flow.state import FlowState
 from monitor.model import EndReason, Finding, FindingKind, FlowRecord, Verdict, proto_name
 
@@ -140,6 +141,7 @@ def make_finding(
         evidence="; ".join(parts),
         flow_uid=flow.uid,
         query_name=query_name,
+        flow_ref=flow_ref(flow),
     )
 
 
@@ -169,6 +171,7 @@ def make_record(flow: FlowState, reason: EndReason) -> FlowRecord:
         end_reason=reason,
         findings=tuple(FindingKind(k) for k in flow.finding_kinds),
         query_name=first_query(flow),
+        community_id=flow_community_id(flow),
     )
 
 

@@ -66,7 +66,7 @@ class FindingBook:
             if f.first_ts < have.first_ts:  # the earliest flow names and describes it
                 have.peer_name = f.peer_name or have.peer_name
                 have.query_name = f.query_name or have.query_name
-                have.flow_uid = f.flow_uid
+                have.flow_uid, have.flow_ref = f.flow_uid, f.flow_ref
                 self._bases[key] = _base(f)
             _merge(have, f)
             return have
@@ -151,7 +151,7 @@ class FindingBook:
             entry = self._entries[own[int(uniq[j])]]
             if first[j] < entry.first_ts:
                 fresh = describe(int(earliest[j]))
-                entry.flow_uid = fresh.flow_uid
+                entry.flow_uid, entry.flow_ref = fresh.flow_uid, fresh.flow_ref
                 self._bases[own[int(uniq[j])]] = _base(fresh)
             self._merge_counts(entry, int(flows[j]), total_packets[j], total_bytes[j],
                                float(first[j]), float(last[j]), bool(yes[j]))  # fmt: skip
@@ -224,7 +224,8 @@ class FindingBook:
             one.flows, one.packets, one.bytes = 0, 0, 0
             summary = self._summaries[dk]
         elif first[head] < summary.finding.first_ts:
-            summary.finding.flow_uid = describe(int(earliest[head])).flow_uid
+            fresh = describe(int(earliest[head]))
+            summary.finding.flow_uid, summary.finding.flow_ref = fresh.flow_uid, fresh.flow_ref
         s = summary.finding
         s.flows += int(flows[rest].sum())
         s.packets += int(packets[rest].sum())
@@ -293,7 +294,7 @@ class FindingBook:
 
 def _merge(into: Finding, f: Finding) -> None:
     if f.first_ts < into.first_ts and into.is_summary:
-        into.flow_uid = f.flow_uid
+        into.flow_uid, into.flow_ref = f.flow_uid, f.flow_ref
     into.flows += f.flows
     into.packets += f.packets
     into.bytes += f.bytes

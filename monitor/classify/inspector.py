@@ -18,7 +18,7 @@ from monitor.decode import dhcp, dns, http, natpmp, tls, upnp
 from monitor.decode.addresses import is_dotted_quad
 from monitor.decode.discovery import DiscoveryInfo, dissect_discovery
 from monitor.flow.state import FlowState, Observation
-from monitor.model import IPPROTO_TCP, IPPROTO_UDP
+from monitor.model import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP
 
 DNS_PORTS = frozenset({53, 5353, 5355})
 DISCOVERY_PORTS = frozenset({37020, 37810, 5050, 3702, 34569, 5353, 1900})
@@ -30,6 +30,7 @@ DISCOVERY_MEMO_LIMIT = 4096
 # within this long). The first one of each sender is always dissected.
 DISCOVERY_INTERVAL = 900.0
 DHCP_PORTS = frozenset({67, 68})
+ICMP_PROTOS = (IPPROTO_ICMP, IPPROTO_ICMPV6)
 # Discovery datagrams that say who the sender is (not a search, a bye, or a bare USN).
 _IDENTIFYING_EXTRA = frozenset({"server", "location", "txt", "types", "DeviceType", "method"})
 DiscoveryHook = Callable[[float, str, DiscoveryInfo], None]
@@ -59,6 +60,11 @@ class Inspector:
     ) -> None:
         """Dissect one packet's transport payload in the context of its flow."""
         if not payload:
+            return
+        if flow.proto in ICMP_PROTOS:  # the first message's type and code: Community ID
+            if from_orig and len(payload) >= 2 and not flow.observed("icmp_type"):
+                obs = Observation(ts, "icmp_type", str(payload[0]), str(payload[1]))
+                flow.observations.append(obs)
             return
         src = flow.orig_addr if from_orig else flow.resp_addr
         if sport in DNS_PORTS or dport in DNS_PORTS:

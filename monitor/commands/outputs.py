@@ -44,6 +44,8 @@ def replay_outputs(args: argparse.Namespace) -> list[Output]:
         outs.append(Output("--evidence", args.evidence))
     if args.metrics_out:
         outs.append(Output("--metrics-out", args.metrics_out))
+    if args.eve:
+        outs.append(Output("--eve", args.eve))
     return outs
 
 

@@ -15,6 +15,8 @@ from monitor.pipeline import PipelineSettings
 from monitor.provenance import add_evidence, build_provenance
 from monitor.replay import run_replay, write_evidence
 from monitor.report import write_report
+from monitor.report._common import sorted_findings
+from monitor.report.eve_file import EveFile
 from monitor.report.json_report import write_json
 from monitor.report.markdown import render_markdown
 from monitor.report.openmetrics import write_openmetrics
@@ -39,10 +41,21 @@ def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineS
     show_progress = sys.stderr.isatty() and not args.no_progress and not args.quiet
     progress = _progress if show_progress else None
     gaps = args.gap_threshold
-    run = run_replay(args.pcaps, policy, catalog, settings, progress, gap_threshold=gaps)
+    eve = EveFile(args.eve, policy.site) if args.eve else None  # flow events as flows end
+    try:
+        run = run_replay(
+            args.pcaps, policy, catalog, settings, progress, gap_threshold=gaps, flow_sink=eve
+        )
+        if eve is not None:
+            eve.write_alerts(sorted_findings(run.result))
+    finally:
+        if eve is not None:
+            eve.close()
     if show_progress:
         sys.stderr.write("\n")
     result = run.result  # input errors were logged as they were found
+    if eve is not None:
+        log.info("EVE: %d flow events, %d alerts written to %s", eve.flows, eve.alerts, eve.path)
     result.provenance = build_provenance(policy.source, catalog.version, args.argv)
     if args.evidence:  # first: the reports carry its SHA-256
         written = write_evidence(run, args.pcaps, args.evidence)

@@ -26,6 +26,10 @@ and every finding that did not get a line of its own at once is counted in
 ``max_summaries`` summaries (beyond that, further devices share the summary of the device
 ``other``), each holding at most one finding.
 
+With ``--eve``, every finding and summary line also goes to the EVE log as an alert
+(:class:`~monitor.live.eve_log.EveLog`): the same decisions, in EVE form; with ``--eve``
+alone (no ``--alerts``) the decisions are made all the same.
+
 Lines are never torn and never lost silently on a full disk (:class:`LineSink`): they wait,
 bounded, until space returns; what cannot wait is counted in ``lost_findings``
 (``cctv_alerts_lost_total``) and every failed write in ``write_errors``
@@ -45,6 +49,7 @@ from monitor.classify.devices import OTHER_LABEL
 from monitor.classify.distinct import DistinctCount
 from monitor.classify.evidence import evidence_tail
 from monitor.classify.findings import MAX_FINDINGS
+from monitor.live.eve_log import EveLog
 from monitor.live.sink import LineSink
 from monitor.model import Finding, FindingKind
 
@@ -129,8 +134,10 @@ class AlertLog:
         clock: Callable[[], float] = time.time,
         max_total_keys: int = MAX_TOTAL_KEYS,
         max_summaries: int = MAX_SUMMARIES,
+        eve: EveLog | None = None,
     ) -> None:
         self.path = path
+        self.eve = eve  # --eve: an EVE alert for every finding and summary line
         self.site = site
         self.throttle = max(float(throttle), 0.0)
         self.max_keys = max(int(max_keys), 1)
@@ -168,7 +175,7 @@ class AlertLog:
     def add(self, finding: Finding) -> None:
         """Account one flow's finding: a line now, or held back and counted."""
         self.findings += 1
-        if self.path is None:
+        if self.path is None and self.eve is None:
             return
         kind = finding.kind.value
         key = (finding.device, kind, finding.peer, finding.peer_port, finding.proto)
@@ -213,7 +220,7 @@ class AlertLog:
         s.bytes += f.bytes
         s.answered = s.answered or f.answered
         if f.first_ts < s.first_ts:
-            s.first_ts, s.flow_uid = f.first_ts, f.flow_uid
+            s.first_ts, s.flow_uid, s.flow_ref = f.first_ts, f.flow_uid, f.flow_ref
         s.last_ts = max(s.last_ts, f.last_ts)
         if f.peer is not None:
             summary.peers.add(f.peer)
@@ -237,6 +244,8 @@ class AlertLog:
         space get another try first."""
         if self._sink is not None:
             self._sink.retry()
+        if self.eve is not None:
+            self.eve.retry()
         for key, window in list(self._waiting.items()):
             if now >= window.until:
                 self._release(key, window, now)
@@ -258,6 +267,8 @@ class AlertLog:
             self._write_held_back()
         if self._sink is not None:
             self._sink.close()
+        if self.eve is not None:
+            self.eve.close()
 
     def summary(self) -> str:
         """One sentence for the stop log: lines written and lost, findings held back and why."""
@@ -268,7 +279,8 @@ class AlertLog:
             f"({s['throttle']:,} repeats inside --throttle, {s['fold']:,} folded into "
             f"summaries, {s['rate']:,} over --alerts-rate)"
         )
-        return text if self._sink is None else f"{text}; {self._sink.summary()}"
+        text = text if self._sink is None else f"{text}; {self._sink.summary()}"
+        return text if self.eve is None else f"{text}; {self.eve.summary()}"
 
     # -- writing ----------------------------------------------------------------------
     def _release(self, key: Key, window: _Window, now: float | None) -> None:
@@ -342,6 +354,8 @@ class AlertLog:
 
     def _write(self, finding: Finding, count: int, record: str = "finding") -> None:
         self.lines += 1
+        if self.eve is not None:
+            self.eve.alert(finding, count, record)
         if self._sink is None:
             return
         line = {

@@ -55,6 +55,7 @@ FLOW_DTYPES: dict[str, object] = {
     "cert_issuer": _TEXT,
     "cert_not_after": "float64",
     "cert_sha256": _TEXT,
+    "community_id": _TEXT,
 }
 CSV_ESCAPE = "'"
 CSV_UNSAFE = ("=", "+", "-", "@", "\t", "\r", CSV_ESCAPE)  # first characters that get it
@@ -67,7 +68,7 @@ def _row(f: FlowRecord) -> tuple[object, ...]:
         f.orig_pkts, f.orig_bytes, f.resp_pkts, f.resp_bytes,
         f.state, str(f.verdict), f.device, f.peer, f.peer_name, f.query_name,
         f.vendor, f.endpoint, str(f.end_reason), ",".join(str(k) for k in f.findings),
-        f.ja3, f.ja3s, f.ja4, *_certificate(f.tls_certificate),
+        f.ja3, f.ja3s, f.ja4, *_certificate(f.tls_certificate), f.community_id,
     )  # fmt: skip
 
 
@@ -85,7 +86,8 @@ def flows_frame(flows: list[FlowRecord]) -> pd.DataFrame:
     microseconds and ``Z``; ``duration`` is ``last_ts - first_ts`` rounded to microseconds;
     ``query_name`` is a DNS flow's first query (``peer_name`` is the peer's own name);
     ``findings`` is the comma-joined finding kinds (empty string when none); ``ja3``,
-    ``ja3s``, ``ja4`` and the ``cert_*`` columns are those of a TLS or QUIC handshake.
+    ``ja3s``, ``ja4`` and the ``cert_*`` columns are those of a TLS or QUIC handshake;
+    ``community_id`` is the flow's Community ID v1.
     """
     columns = list(FLOW_DTYPES)
     frame = pd.DataFrame.from_records([_row(f) for f in flows], columns=columns)

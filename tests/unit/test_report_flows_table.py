@@ -16,7 +16,7 @@ COLUMNS = [
     "first_time", "last_time", "duration", "orig_pkts", "orig_bytes", "resp_pkts",
     "resp_bytes", "state", "verdict", "device", "peer", "peer_name", "query_name", "vendor",
     "endpoint", "end_reason", "findings", "ja3", "ja3s", "ja4", "cert_subject", "cert_names",
-    "cert_issuer", "cert_not_after", "cert_sha256",
+    "cert_issuer", "cert_not_after", "cert_sha256", "community_id",
 ]  # fmt: skip
 INTS = ["orig_port", "resp_port", "orig_pkts", "orig_bytes", "resp_pkts", "resp_bytes"]
 FLOATS = ["first_ts", "last_ts", "duration", "cert_not_after"]
