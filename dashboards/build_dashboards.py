@@ -89,7 +89,12 @@ def timeseries(
         "overrides": [],
     }
     panel["options"] = {
-        "legend": {"calcs": ["max", "lastNotNull"], "displayMode": "table", "placement": "bottom"},
+        # Counts per interval: the legend's Total is the count over the dashboard's range.
+        "legend": {
+            "calcs": ["sum"] if bars else ["max", "lastNotNull"],
+            "displayMode": "table",
+            "placement": "bottom",
+        },
         "tooltip": {"mode": "multi", "sort": "desc"},
     }
     panel["targets"] = [target(expr, legend)]
@@ -200,21 +205,32 @@ def text(pid: int, title: str, content: str, grid: tuple[int, ...]) -> Panel:
     return panel
 
 
-def new_findings(metric: str, selector: str, by: str) -> str:
-    """Counter increase per interval that also counts a series born with a value above 0.
+def counted_per_interval(metric: str, selector: str, by: str) -> str:
+    """Events per ``$__interval`` of a counter, as whole numbers that add up over the range.
 
-    ``increase()`` needs two samples, so a counter that appears at 1 (the first finding of a
-    device) would never show; the ``unless ... offset`` part takes such a series' whole value
-    for one interval after it appears (same expression as the alerts, see alerts.yml).
+    Grafana runs a range query with step = ``$__interval``, so each point is the counter now
+    minus its last value one step earlier: the windows tile the range without overlap, the
+    points telescope to the counter's growth over the range, and nothing is extrapolated
+    (``increase()`` would stretch each window to its edges and show 1.33 contacts). The
+    earlier value is the last sample within ``$__rate_interval`` before the window, which
+    bridges a failed scrape (its staleness marker is not a value). A series born inside the
+    window (a counter appears with its first event) and a counter that went down (sensor
+    restart) count with their whole current value. See docs/metrics.md, "Counts in Grafana".
     """
     series = f"{metric}{{{selector}}}"
-    return (
-        f"sum by ({by}) (\n"
-        f"  ({series} unless {series} offset $__rate_interval)\n"
-        f"  or\n"
-        f"  increase({series}[$__rate_interval])\n"
-        f")"
-    )
+    before = f"last_over_time({series}[$__rate_interval] offset $__interval)"
+    lines = [
+        f"sum by ({by}) (",
+        "    (",
+        f"        {series}",
+        "      -",
+        f"        {before}",
+        "    ) >= 0",
+        "  or",
+        f"    {series}",
+        ")",
+    ]
+    return "\n".join(lines)
 
 
 UP_MAPPINGS = [
@@ -373,11 +389,12 @@ def overview_findings() -> list[Panel]:
         timeseries(
             3,
             "New findings by kind",
-            "Findings raised per interval, by site and kind. A series that appears with its "
-            "first finding is counted too (see new_findings in build_dashboards.py).",
+            "Findings raised per interval, by site and kind: whole numbers, and the legend's "
+            "Total is the count over the dashboard's range (the report's count for a replayed "
+            "capture). See counted_per_interval in build_dashboards.py.",
             "short",
             (0, 6, 12, 8),
-            new_findings("cctv_findings_total", site, "site, kind"),
+            counted_per_interval("cctv_findings_total", site, "site, kind"),
             "{{site}} {{kind}}",
             bars=True,
         ),
@@ -431,11 +448,12 @@ def overview_egress() -> list[Panel]:
         timeseries(
             8,
             "Vendor endpoint contacts",
-            "Flows or DNS lookups attributed to a catalogued vendor endpoint, per interval. "
-            "Run `cctv-monitor catalog` for what each endpoint is.",
+            "Flows or DNS lookups attributed to a catalogued vendor endpoint, per interval; "
+            "the legend's Total is the count over the dashboard's range. Run `cctv-monitor "
+            "catalog` for what each endpoint is.",
             "short",
             (8, 22, 8, 8),
-            new_findings(
+            counted_per_interval(
                 "cctv_vendor_endpoint_contacts_total",
                 'site=~"$site"',
                 "site, vendor, endpoint",
@@ -729,11 +747,11 @@ def device_findings() -> list[Panel]:
         timeseries(
             8,
             "New findings by kind",
-            "Findings raised for the device per interval, by kind; a series that appears with "
-            "its first finding is counted too.",
+            "Findings raised for the device per interval, by kind; the legend's Total is the "
+            "count over the dashboard's range.",
             "short",
             (0, 22, 12, 8),
-            new_findings("cctv_findings_total", dev, "kind"),
+            counted_per_interval("cctv_findings_total", dev, "kind"),
             "{{kind}}",
             bars=True,
         ),
@@ -749,10 +767,11 @@ def device_findings() -> list[Panel]:
             10,
             "Vendor endpoint contacts at this site",
             "Flows or lookups attributed to a catalogued vendor endpoint at the device's site "
-            "(site-wide: the counter has no device label).",
+            "per interval (site-wide: the counter has no device label); the legend's Total is "
+            "the count over the dashboard's range.",
             "short",
             (0, 30, 24, 8),
-            new_findings(
+            counted_per_interval(
                 "cctv_vendor_endpoint_contacts_total",
                 'site=~"$site"',
                 "vendor, endpoint",

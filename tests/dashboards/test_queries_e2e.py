@@ -17,7 +17,9 @@ The helpers live in ``dashboards/promlab.py`` (shared with ``dashboards/render_p
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +149,7 @@ class Lab:
     url: str
     start: float
     end: float
+    report: dict[str, Any]  # the replay's JSON report
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +173,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     with promlab.start_prometheus(
         backfill.tsdb, rule_files=rule_files, prometheus=prometheus, timeout=scaled(30)
     ) as url:
-        yield Lab(url, start, end)
+        yield Lab(url, start, end, backfill.report)
 
 
 def _query(lab: Lab, expr: str) -> list[dict[str, Any]]:
@@ -255,3 +258,87 @@ def test_bytes_sent_outside_show_every_device_that_sent_outside(lab: Lab) -> Non
     }
     assert len(devices) >= 5
     assert shown == devices
+
+
+# ------------------------------------------------------------------ exact counts
+
+# The count panels: bars of events per interval, whose legend Total is the count over the
+# dashboard's range. (dashboard uid, panel id) -> the counter they count.
+FINDINGS, CONTACTS = "cctv_findings_total", "cctv_vendor_endpoint_contacts_total"
+COUNT_PANELS = {
+    ("cctv-overview", 3): FINDINGS,
+    ("cctv-overview", 8): CONTACTS,
+    ("cctv-device", 8): FINDINGS,
+    ("cctv-device", 10): CONTACTS,
+}
+# Steps Grafana may pick for the range ($__interval = step): the sample spacing, one that is
+# not a multiple of it, and one window longer than the whole capture.
+GRAFANA_STEPS = (15, 20, 60, 300)
+
+
+def _bar_panels() -> dict[tuple[str, int], dict[str, Any]]:
+    boards = [promlab.load_dashboard(n) for n in ("cctv-overview", "cctv-device")]
+    panels = [(b["uid"], p) for b in boards for p in b["panels"] if p["type"] == "timeseries"]
+    return {
+        (uid, p["id"]): p
+        for uid, p in panels
+        if p["fieldConfig"]["defaults"]["custom"]["drawStyle"] == "bars"
+    }
+
+
+def test_count_panels_are_the_bar_panels_and_total_their_range() -> None:
+    bars = _bar_panels()
+    assert set(bars) == set(COUNT_PANELS)
+    for key, panel in bars.items():
+        [tgt] = panel["targets"]
+        assert COUNT_PANELS[key] in tgt["expr"], key
+        assert "increase(" not in tgt["expr"], f"{key}: increase() extrapolates to fractions"
+        assert panel["options"]["legend"]["calcs"] == ["sum"], key
+
+
+def _report_counts(
+    report: dict[str, Any], metric: str, keys: tuple[str, ...], device: str | None
+) -> dict[tuple[str, ...], int]:
+    """What the report says the counter counted, grouped by the panel's labels: flows per
+    finding kind, or per vendor endpoint (flows and lookups attributed to it)."""
+    names = {d["ip"]: d["name"] or d["ip"] for d in report["devices"]}
+    counts: Counter[tuple[str, ...]] = Counter()
+    for f in report["findings"]:
+        if metric == CONTACTS and not f["endpoint"]:
+            continue
+        if device is not None and names.get(f["device"]) != device:
+            continue
+        labels = {"site": SITE, "kind": f["kind"], "vendor": f["vendor"], "endpoint": f["endpoint"]}
+        counts[tuple(labels[k] for k in keys)] += f["flows"]
+    return dict(counts)
+
+
+@pytest.mark.parametrize("step", GRAFANA_STEPS, ids=lambda s: f"{s}s")
+@pytest.mark.parametrize("key", sorted(COUNT_PANELS), ids=lambda k: f"{k[0]}-{k[1]}")
+def test_count_panel_totals_are_the_reports_counts(
+    lab: Lab, key: tuple[str, int], step: int
+) -> None:
+    """Whole numbers per interval that add up, over the range, to the report's counts."""
+    variables = VARIABLES | {
+        "__interval": f"{step}s",
+        # Grafana's rule: max($__interval + scrape interval, 4 * scrape interval)
+        "__rate_interval": f"{max(step + STEP, 4 * STEP):g}s",
+    }
+    board = promlab.load_dashboard(key[0])
+    [tgt] = [t for t in promlab.panel_targets(board, variables) if t.panel_id == key[1]]
+    # Grafana queries with step = $__interval, the range aligned to whole steps.
+    start = math.floor(lab.start / step) * step
+    end = math.ceil(lab.end / step) * step
+    series = promlab.query_range(lab.url, tgt.expr, start, end, step, timeout=scaled(10))
+    assert series, tgt.expr
+    values = [float(v) for s in series for _, v in s["values"]]
+    assert all(v >= 0 and v.is_integer() for v in values), sorted(set(values))
+    [keys] = {tuple(sorted(s["metric"])) for s in series}
+    shown = {
+        tuple(s["metric"][k] for k in keys): int(sum(float(v) for _, v in s["values"]))
+        for s in series
+    }
+    device = DEVICE if key[0] == "cctv-device" and COUNT_PANELS[key] == FINDINGS else None
+    expected = _report_counts(lab.report, COUNT_PANELS[key], keys, device)
+    assert len(expected) >= 2
+    assert shown == expected
