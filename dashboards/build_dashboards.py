@@ -635,6 +635,17 @@ def overview_sensor_internals() -> list[Panel]:
             (12, 59, 12, 7),
             'site:cctv_findings:increase5m{site=~"$site"} > 0',
         ),
+        timeseries(
+            24,
+            "Capture workers",
+            "Capture processes per sensor: expected (--workers) and running (reading their share "
+            "of the interface). A dip is a worker that died and was started again (alert "
+            "CctvCaptureWorkerRestarted); cctv_capture_up is 1 only while all of them run.",
+            "short",
+            (0, 66, 12, 7),
+            f"sum by (site, instance, state) (cctv_capture_workers{{{site}}})",
+            "{{site}} {{instance}} {{state}}",
+        ),
     ]
 
 

@@ -177,6 +177,20 @@ SNAPSHOT_TIME = MetricSpec(
     "the oldest worker's); time() minus it is their age.",
     ("site",),
 )
+CAPTURE_WORKERS = MetricSpec(
+    "cctv_capture_workers",
+    "gauge",
+    "Capture processes: state=expected (--workers) and state=running (those reading their share "
+    "of the interface now). cctv_capture_up is 1 only while all of them run.",
+    ("site", "state"),
+)
+WORKER_RESTARTS = MetricSpec(
+    "cctv_capture_worker_restarts_total",
+    "counter",
+    "Capture workers that died and were started again. A restart loses what the worker had "
+    "read but not yet reported and its open flows.",
+    ("site",),
+)
 
 SENSOR_METRICS: tuple[MetricSpec, ...] = (
     BUILD_INFO,
@@ -186,6 +200,8 @@ SENSOR_METRICS: tuple[MetricSpec, ...] = (
     SINK_WRITE_ERRORS,
     ALERTS_LOST,
     SNAPSHOT_TIME,
+    CAPTURE_WORKERS,
+    WORKER_RESTARTS,
 )
 # What a replay can know (written by --metrics-out); the live sensor adds SENSOR_METRICS.
 REPLAY_METRICS: tuple[MetricSpec, ...] = (*CONTRACT_METRICS, DECODE_ERRORS, DEVICES_OVERFLOW)

@@ -106,11 +106,17 @@ class LiveCapture:
         return self._handle is not None
 
     def open(self) -> None:
-        """Open and activate the handle; CaptureError when it cannot be."""
+        """Open and activate the handle (kept as it is when already open); CaptureError
+        when it cannot be.
+
+        With a fanout group the handle joins it right after activation, before anything
+        else: until it joins, the kernel hands it every frame, not its share.
+        """
+        if self._handle is not None:
+            return
         if pcapy is None:
             raise CaptureError("pcapy-ng is not installed: live capture needs it")
         tune_allocator()  # reuse the ~5 MB batch buffers instead of mapping fresh pages
-        self.close()
         o = self.options
         try:
             h = pcapy.create(o.interface)
@@ -133,11 +139,11 @@ class LiveCapture:
 
     def _configure(self, h: object) -> None:
         o = self.options
+        if o.fanout_group is not None:
+            h.set_fanout(o.fanout_group, pcapy.PACKET_FANOUT_HASH)  # type: ignore[attr-defined]
         h.setdirection(pcapy.PCAP_D_INOUT)  # type: ignore[attr-defined]
         if o.bpf:
             h.setfilter(o.bpf)  # type: ignore[attr-defined]
-        if o.fanout_group is not None:
-            h.set_fanout(o.fanout_group, pcapy.PACKET_FANOUT_HASH)  # type: ignore[attr-defined]
         h.setnonblock(True)  # type: ignore[attr-defined]
 
     def fileno(self) -> int:

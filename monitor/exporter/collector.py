@@ -4,8 +4,8 @@ Nothing here runs per packet. The sensor publishes a :class:`~monitor.counters.S
 about once a second; a scrape reads the newest one and renders every sample of it (via
 :func:`monitor.snapshot_samples.iter_samples`) plus the sensor's own metrics
 (``cctv_build_info``, the config-reload gauges, what the alert log held back, failed
-writes to the alert log and evidence and the alert lines they lost, and how old the
-snapshot is). It registers on a registry of its own,
+writes to the alert log and evidence and the alert lines they lost, how old the
+snapshot is, and how many capture workers run). It registers on a registry of its own,
 never on prometheus_client's global one.
 """
 
@@ -38,6 +38,7 @@ class SensorInfo:
     snapshot_taken: float | None = None  # wall-clock time
     sink_write_errors: Mapping[str, int] = field(default_factory=dict)  # by sink
     alerts_lost: int = 0
+    workers: tuple[int, int, int] | None = None  # capture workers running, expected, restarts
 
 
 SnapshotSource = Callable[[], Snapshot | None]
@@ -98,6 +99,14 @@ class SnapshotCollector(Collector):
         if info.snapshot_taken is not None:
             taken.add_metric([info.site], info.snapshot_taken)
         yield taken
+        workers, restarts = _family(m.CAPTURE_WORKERS), _family(m.WORKER_RESTARTS)
+        if info.workers is not None:
+            running, expected, restarted = info.workers
+            workers.add_metric([info.site, "running"], float(running))
+            workers.add_metric([info.site, "expected"], float(expected))
+            restarts.add_metric([info.site], float(restarted))
+        yield workers
+        yield restarts
 
     def describe(self) -> Iterator[Metric]:
         """Nothing up front: families depend on the snapshot (keeps registration cheap)."""

@@ -19,6 +19,7 @@ from monitor.exporter.webconfig import WebConfig
 from monitor.live.alerts import DEFAULT_RATE, DEFAULT_THROTTLE, AlertLog
 from monitor.live.evidence import EvidenceOptions
 from monitor.live.health import DEFAULT_STALE_AFTER, CaptureStatus
+from monitor.live.notify import Readiness
 from monitor.live.reload import ReloadState
 from monitor.pipeline import PipelineSettings
 
@@ -115,7 +116,9 @@ class SensorState:
     """The policy in use and how its last (re)load went: read by scrapes and the alert log.
 
     ``alerts`` is the alert log once there is one (its held-back counts are exported);
-    ``evidence_write_errors`` the failed evidence writes, kept current by the sensor.
+    ``evidence_write_errors`` the failed evidence writes and ``workers`` the capture workers
+    (running, expected, restarts), kept current by the sensor; ``readiness`` says how far
+    the start got (landing page).
     """
 
     def __init__(self, site: str) -> None:
@@ -123,6 +126,8 @@ class SensorState:
         self.reload = ReloadState(ok=True, success_ts=time.time())
         self.alerts: AlertLog | None = None
         self.evidence_write_errors = 0
+        self.workers: tuple[int, int, int] = (0, 1, 0)
+        self.readiness: Readiness | None = None
 
     def open_alerts(self, config: LiveConfig, policy: Policy) -> AlertLog:
         """The alert log of ``config``, bounded by ``policy``, held as ``alerts``."""
@@ -146,7 +151,15 @@ class SensorState:
         }
         lost = alerts.lost_findings if alerts is not None else 0
         return SensorInfo(
-            self.site, __version__, r.ok, r.success_ts, suppressed, snapshot_taken, errors, lost
+            self.site,
+            __version__,
+            r.ok,
+            r.success_ts,
+            suppressed,
+            snapshot_taken,
+            errors,
+            lost,
+            self.workers,
         )
 
 
@@ -155,6 +168,7 @@ def start_exporter(config: LiveConfig, published: Published, state: SensorState)
     registry = build_registry(published.current, lambda: state.info(published.taken))
 
     def landing() -> Landing:
-        return Landing("cctv-monitor", __version__, state.site)
+        status = state.readiness.text if state.readiness is not None else ""
+        return Landing("cctv-monitor", __version__, state.site, status)
 
     return serve_metrics(config.listen, registry, landing, config.web)

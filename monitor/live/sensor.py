@@ -1,10 +1,14 @@
-"""The live sensor in one process: capture, exporter, alert log, SIGHUP reload, SIGTERM flush."""
+"""The live sensor in one process: capture, exporter, alert log, SIGHUP reload, SIGTERM flush.
+
+The capture handle is opened first, before the catalog is loaded and the pipeline built
+(``monitor/live/startup.py``): frames that arrive meanwhile wait in its buffer. The
+sensor is ready (``cctv_capture_up`` 1, ``READY=1`` to systemd) once its loop reads.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from monitor.capture.live import LiveCapture
 from monitor.classify.catalog import VendorCatalog, load_catalog
 from monitor.config import Policy
 from monitor.counters import Snapshot
@@ -12,8 +16,10 @@ from monitor.exporter.server import MetricsServer
 from monitor.live.evidence import EvidenceSink
 from monitor.live.health import CaptureStatus
 from monitor.live.loop import CaptureLoop
+from monitor.live.notify import Readiness
 from monitor.live.reload import apply_policy, load_new_policy, reload_web_config
 from monitor.live.runtime import LiveConfig, Published, SensorState, Signals, start_exporter
+from monitor.live.startup import Handles, open_early, worker_handles
 from monitor.model import Finding
 from monitor.pipeline import Pipeline
 
@@ -21,23 +27,41 @@ log = logging.getLogger(__name__)
 
 
 def run_live(config: LiveConfig, policy: Policy) -> int:
-    """Run the sensor until SIGTERM/SIGINT; 0 after a clean flush."""
+    """Run the sensor until SIGTERM/SIGINT; 0 after a clean flush.
+
+    CaptureError (exit status 2) when the interface does not exist or cannot be captured on.
+    """
     workers = f"{config.workers} capture processes" if config.workers > 1 else "one process"
     log.info("site %s: capturing on %s, %s", policy.site, config.capture.interface, workers)
     if config.workers > 1:
-        from monitor.live.workers import WorkerPool
+        from monitor.live.workers import WorkerPool, fanout_group_id
 
-        return WorkerPool(config, policy).run()
-    return SingleSensor(config, policy, load_catalog()).run()
+        group = fanout_group_id()
+        shares = [worker_handles(config.capture, group) for _ in range(config.workers)]
+        open_early(shares)  # all N join the group now, before any worker reads
+        return WorkerPool(config, policy, shares, group).run()
+    handles = worker_handles(config.capture, None)
+    open_early([handles])
+    return SingleSensor(config, policy, load_catalog(), handles).run()
 
 
 class SingleSensor:
     """One capture loop in this process; also the loop's hooks."""
 
-    def __init__(self, config: LiveConfig, policy: Policy, catalog: VendorCatalog) -> None:
+    def __init__(
+        self,
+        config: LiveConfig,
+        policy: Policy,
+        catalog: VendorCatalog,
+        handles: Handles | None = None,
+    ) -> None:
         self.config = config
+        self.handles = handles or worker_handles(config.capture, None)
         self.state = SensorState(policy.site)
         iface = config.capture.interface
+        self.readiness = Readiness(iface, 1)
+        self.state.readiness = self.readiness
+        self.state.workers = (0, 1, 0)
         self.published = Published(iface, config.stale_after)
         self.alerts = self.state.open_alerts(config, policy)
         self.pipeline = Pipeline(
@@ -53,16 +77,17 @@ class SingleSensor:
         evidence = None
         if config.evidence is not None:
             evidence = EvidenceSink(config.evidence, config.capture.snaplen)
+        self.loop = CaptureLoop(
+            self.pipeline,
+            self.handles.capture,
+            self,
+            evidence=evidence,
+            wake_fd=self.signals.wake_fd,
+        )
+        self.published.update(self.loop.snapshot(), CaptureStatus())  # up 0 until it reads
         self.server = server = start_exporter(config, self.published, self.state)
         self.signals.install()
         try:
-            self.loop = CaptureLoop(
-                self.pipeline,
-                LiveCapture(config.capture),
-                self,
-                evidence=evidence,
-                wake_fd=self.signals.wake_fd,
-            )
             self.loop.run()
         finally:
             self.signals.restore()
@@ -93,12 +118,16 @@ class SingleSensor:
                 self.alerts.max_keys = policy.limits.findings_per_device
             reload_web_config(self.server, self.state.reload)
         if self.signals.stop:
+            self.readiness.stop()
             loop.stop()
 
     def publish(self, snapshot: Snapshot, status: CaptureStatus, final: bool) -> None:
         """Publish for scrapes; write held-back alerts whose throttle window has passed."""
         if self.loop is not None and self.loop.evidence is not None:
             self.state.evidence_write_errors = self.loop.evidence.write_errors
+        capturing = 1 if status.open else 0
+        self.state.workers = (capturing, 1, 0)
         self.published.update(snapshot, status)
+        self.readiness.update(capturing, 1)  # READY=1 once a scrape shows it too
         if snapshot.ts is not None and not final:
             self.alerts.flush_due(snapshot.ts)

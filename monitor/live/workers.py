@@ -1,204 +1,117 @@
 """``--workers N``: N capture processes in one kernel fanout group, merged by the parent.
 
-Each worker opens the interface with ``PACKET_FANOUT_HASH`` (both directions of a flow
-land on the same worker), runs its own Pipeline and, once a second, puts one small
-pickled message on a queue: its snapshot, capture health, when it took the snapshot,
-the findings raised since the last message and the closed-network hosts it saw for the
-first time. Under a flood the findings go ahead in messages of at most
-FINDINGS_PER_MESSAGE, so that no message keeps the parent busy for long. The parent
-merges the snapshots for the exporter and writes all findings to the one alert log.
+The parent opens the N fanout handles (``PACKET_FANOUT_HASH``: both directions of a flow
+land on the same worker) and the DNS side captures before anything slow, forks the
+workers (``monitor/live/worker.py``), which inherit them, and only then starts the metrics
+endpoint. It merges the snapshots the workers send for the exporter and writes all their
+findings to the one alert log. ``cctv_capture_up`` is 1, the landing page says
+"capturing" and systemd hears ``READY=1`` only once every worker reads its share.
+
+A worker that dies is started again (at once the first time, then after 1, 2, 4 ... up
+to 30 s while it keeps dying within a minute of its start) and opens its own handles;
+what it had counted stays in the totals, what it had read but not yet reported, the
+frames still in its buffer and its open flows are lost (docs/live.md, section 8).
 Policy reloads go from the parent to each worker's control queue; SIGTERM/SIGINT make
 every worker end its flows and send a final message before the parent exits.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import logging
 import multiprocessing as mp
-import operator
 import os
-import queue
-import signal
+import threading
 import time
-from dataclasses import dataclass, replace
-from types import FrameType
+from dataclasses import replace
 from typing import Any
 
-from monitor.capture.live import CaptureOptions, LiveCapture
-from monitor.classify.catalog import load_catalog
 from monitor.config import Policy
 from monitor.counters import Snapshot
 from monitor.exporter.server import MetricsServer
-from monitor.live.evidence import EvidenceOptions, EvidenceSink
+from monitor.live.channel import Inbox
+from monitor.live.evidence import EvidenceOptions
 from monitor.live.health import CaptureStatus, combine
-from monitor.live.loop import CaptureLoop
-from monitor.live.merge import (
-    DeviceRole,
-    merge_snapshots,
-    new_sightings,
-    record_sightings,
-    with_devices,
-)
-from monitor.live.names import dns_filter
-from monitor.live.reload import apply_policy, load_new_policy, reload_web_config
+from monitor.live.merge import DeviceRole, merge_snapshots, record_sightings, with_devices
+from monitor.live.notify import Readiness
+from monitor.live.reload import load_new_policy, reload_web_config
 from monitor.live.runtime import LiveConfig, Published, SensorState, Signals, start_exporter
+from monitor.live.startup import Handles
+from monitor.live.worker import (  # noqa: F401  (re-exported: the pool's half of the queues)
+    FINDINGS_PER_MESSAGE,
+    Closable,
+    FindingRow,
+    WorkerSpec,
+    _WorkerHooks,
+    worker_main,
+)
 from monitor.model import CaptureError, Finding
-from monitor.pipeline import Pipeline, PipelineSettings
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 30.0
 POLL_SECONDS = 0.2
-FINDINGS_PER_MESSAGE = 2048
-# Findings cross the queue as plain tuples of their fields: a third of the pickling cost
-# of the dataclass, which counts when a flood raises one per flow.
-_FINDING_ROW = operator.attrgetter(*(f.name for f in dataclasses.fields(Finding)))
-FindingRow = tuple[Any, ...]
-NAMES_BUFFER_BYTES = 4 << 20
+RESTART_MAX_SECONDS = 30.0
+QUICK_DEATH_SECONDS = 60.0  # a worker dying sooner than this after its start waits longer
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerSpec:
-    """What one worker process needs (pickled to it at start)."""
-
-    index: int
-    capture: CaptureOptions
-    user_bpf: str | None
-    policy: Policy
-    settings: PipelineSettings
-    evidence: EvidenceOptions | None
-    log_level: int
-
-
-def worker_main(spec: WorkerSpec, control: Any, results: Any) -> None:
-    """Entry point of a capture worker process."""
-    logging.basicConfig(
-        level=spec.log_level, format=f"cctv-monitor[w{spec.index}]: %(levelname)s: %(message)s"
-    )
-    hooks = _WorkerHooks(spec.index, control, results)
-    signal.signal(signal.SIGTERM, hooks.on_signal)
-    signal.signal(signal.SIGINT, hooks.on_signal)
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the parent reloads and sends the policy
-    pipeline = Pipeline(
-        spec.policy,
-        load_catalog(),
-        spec.settings,
-        interface=spec.capture.interface,
-        on_finding=hooks.found,
-    )
-    hooks.pipeline = pipeline
-    c = spec.capture
-    names = CaptureOptions(
-        c.interface, c.snaplen, NAMES_BUFFER_BYTES, dns_filter(spec.user_bpf), timeout_ms=1
-    )
-    evidence = EvidenceSink(spec.evidence, c.snaplen) if spec.evidence is not None else None
-    loop = CaptureLoop(
-        pipeline,
-        LiveCapture(c),
-        hooks,
-        evidence=evidence,
-        names_capture=LiveCapture(names),
-        interface_drops=spec.index == 0,  # the interface's own counter: report it once
-    )
-    hooks.loop = loop
-    try:
-        loop.run()
-    except CaptureError as exc:
-        results.put(("error", spec.index, str(exc)))
-
-
-class _WorkerHooks:
-    """The worker side of the queues."""
-
-    def __init__(self, index: int, control: Any, results: Any) -> None:
-        self.index = index
-        self.control = control
-        self.results = results
-        self.pipeline: Pipeline | None = None
-        self.loop: CaptureLoop | None = None
-        self.findings: list[FindingRow] = []
-        self.reported: dict[str, DeviceRole] = {}
-        self.stop = False
-        self._next_poll = 0.0
-
-    def on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.stop = True
-
-    def found(self, finding: Finding) -> None:
-        finding.flow_uid = f"w{self.index}-{finding.flow_uid}"  # flow ids are per worker
-        self.findings.append(_FINDING_ROW(finding))
-        if len(self.findings) >= FINDINGS_PER_MESSAGE:
-            findings, self.findings = self.findings, []
-            self.results.put(("findings", self.index, findings))
-        if self.loop is not None:
-            self.loop.keep_alive()
-
-    def poll(self, loop: CaptureLoop) -> None:
-        now = time.monotonic()
-        if self.stop:
-            loop.stop()
-        if now >= self._next_poll:
-            self._next_poll = now + POLL_SECONDS
-            parent = mp.parent_process()
-            if parent is not None and not parent.is_alive():
-                log.error("the sensor's parent process is gone; stopping")
-                self.results.cancel_join_thread()  # nobody will read what is still queued
-                loop.stop()
-        while True:  # at every turn (a cheap poll of a pipe): a stop must not wait
-            try:
-                msg = self.control.get_nowait()
-            except queue.Empty:
-                return
-            if msg[0] == "policy":
-                apply_policy(loop.pipeline, msg[1])
-                self.reported = {}  # the parent starts its device view afresh
-            elif msg[0] == "stop":
-                loop.stop()
-
-    def publish(self, snapshot: Snapshot, status: CaptureStatus, final: bool) -> None:
-        assert self.pipeline is not None
-        findings, self.findings = self.findings, []
-        sightings = new_sightings(self.pipeline.devices, self.reported)
-        evidence = self.loop.evidence if self.loop is not None else None
-        errors = evidence.write_errors if evidence is not None else 0
-        now = time.time()
-        msg = ("snapshot", self.index, snapshot, status, findings, sightings, final, now, errors)
-        self.results.put(msg)
+def fanout_group_id() -> int:
+    """A fanout group id of this sensor's own (16 bits: the process id's low bits)."""
+    return os.getpid() & 0xFFFF
 
 
 class WorkerPool:
     """The parent: starts the workers, merges what they send, serves metrics, writes alerts."""
 
-    def __init__(self, config: LiveConfig, policy: Policy) -> None:
+    def __init__(
+        self,
+        config: LiveConfig,
+        policy: Policy,
+        handles: list[Handles] | None = None,
+        group: int | None = None,
+    ) -> None:
         self.config = config
         self.policy = policy
+        self.handles = handles or []  # opened by the caller, one per worker: they inherit them
+        self.group = fanout_group_id() if group is None else group
         self.state = SensorState(policy.site)
+        self.readiness = Readiness(config.capture.interface, config.workers)
+        self.state.readiness = self.readiness
         self.published = Published(config.capture.interface, config.stale_after)
         self.alerts = self.state.open_alerts(config, policy)
         self.roles: dict[str, DeviceRole] = {}  # host -> (vendor, role), from all workers
         self.signals = Signals()
-        self.ctx = mp.get_context("spawn")  # no fork of a process with threads
-        self.results: Any = self.ctx.Queue()
-        self.controls: list[Any] = []
-        self.procs: list[Any] = []
+        self.ctx = mp.get_context("spawn")  # restarts: the parent has threads by then
+        self.results = Inbox()  # one pipe per worker
+        self.controls: dict[int, Any] = {}
+        self.procs: dict[int, Any] = {}
+        self.started_at: dict[int, float] = {}  # monotonic
         self.latest: dict[int, Snapshot] = {}
         self.taken: dict[int, float] = {}  # when each worker took its latest snapshot
         self.statuses: dict[int, CaptureStatus] = {}
         self.evidence_errors: dict[int, int] = {}  # failed evidence writes per worker
+        self.retired: Snapshot | None = None  # the counters of workers that died
+        self.retired_evidence_errors = 0
+        self.restarts = 0
+        self.quick_deaths: dict[int, int] = {}
+        self.restart_at: dict[int, float] = {}  # dead workers to start again (monotonic)
         self.done: set[int] = set()
         self.error: str | None = None
         self.server: MetricsServer | None = None
+        self.monotonic = time.monotonic  # the restart schedule's clock (tests set it)
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; 0 after every worker flushed.
 
-        CaptureError (exit status 2) when a worker could not capture or died.
+        CaptureError (exit status 2) when a worker could not capture, or died while stopping.
         """
+        try:
+            self._start_workers()
+        finally:
+            for handles in self.handles:
+                handles.close()  # the parent's copies: each worker holds its own
+        self._publish()  # cctv_capture_up 0 until every worker reads
         self.server = server = start_exporter(self.config, self.published, self.state)
         self.signals.install()
         try:
-            self._start_workers()
             self._serve()
         finally:
             self.signals.restore()
@@ -207,7 +120,8 @@ class WorkerPool:
             server.shutdown()
         if self.error is not None:
             raise CaptureError(self.error)
-        packets = sum(s.counters.capture_packets.total() for s in self.latest.values())
+        snap = self.published.snapshot
+        packets = snap.counters.capture_packets.total() if snap is not None else 0
         log.info(
             "stopped: %d packets, %d findings; %s",
             packets,
@@ -217,44 +131,62 @@ class WorkerPool:
         return 0
 
     def _start_workers(self) -> None:
+        # Forked, they inherit the open handles; a fork is safe only without threads.
+        fork = len(self.handles) == self.config.workers and threading.active_count() == 1
+        for index in range(self.config.workers):
+            self._launch(index, fork)
+
+    def _launch(self, index: int, fork: bool) -> None:
         c = self.config
-        group = os.getpid() & 0xFFFF
-        for index in range(c.workers):
-            spec = WorkerSpec(
-                index=index,
-                capture=replace(c.capture, fanout_group=group),
-                user_bpf=c.capture.bpf,
-                policy=self.policy,
-                settings=c.settings,
-                evidence=_share(c.evidence, index, c.workers),
-                log_level=logging.getLogger().getEffectiveLevel(),
-            )
-            control = self.ctx.Queue()
-            proc = self.ctx.Process(
-                target=worker_main,
-                args=(spec, control, self.results),
-                name=f"cctv-capture-{index}",
-            )
-            proc.start()
-            self.controls.append(control)
-            self.procs.append(proc)
+        spec = WorkerSpec(
+            index=index,
+            capture=replace(c.capture, fanout_group=self.group),
+            policy=self.policy,
+            settings=c.settings,
+            evidence=_share(c.evidence, index, c.workers),
+            log_level=logging.getLogger().getEffectiveLevel(),
+        )
+        control = self.ctx.Queue()
+        reader, writer = mp.Pipe(duplex=False)
+        name = f"cctv-capture-{index}"
+        proc: Any
+        if fork:  # it closes what it inherits of the others, and its read end
+            others: list[Closable] = [h for i, h in enumerate(self.handles) if i != index]
+            others += [*self.results.readers.values(), reader]
+            args = (spec, control, writer, self.handles[index], others)
+            proc = mp.get_context("fork").Process(target=worker_main, args=args, name=name)
+        else:
+            proc = self.ctx.Process(target=worker_main, args=(spec, control, writer), name=name)
+        proc.start()
+        writer.close()  # the worker holds the write end: its pipe ends when it does
+        self.results.add(index, reader)
+        self.controls[index], self.procs[index] = control, proc
+        self.started_at[index] = self.monotonic()
 
     def _serve(self) -> None:
         deadline: float | None = None
-        while len(self.done) < len(self.procs):
+        while len(self.done) < self.config.workers:
             if self.signals.take_reload():
                 self._reload()
                 reload_web_config(self.server, self.state.reload)
             if deadline is None and (self.signals.stop or self.error is not None):
                 deadline = time.monotonic() + STOP_GRACE_SECONDS
-                for control in self.controls:
-                    control.put(("stop",))
+                self._stop_workers()
             if deadline is not None and time.monotonic() > deadline:
                 log.error("workers did not flush within %.0f s", STOP_GRACE_SECONDS)
                 return
-            with contextlib.suppress(queue.Empty):
-                self._handle(self.results.get(timeout=POLL_SECONDS))
-            self._check_alive()
+            for msg in self.results.get(timeout=POLL_SECONDS):
+                self._handle(msg)
+            self._check_alive(stopping=deadline is not None)
+            self._restart_due()
+
+    def _stop_workers(self) -> None:
+        self.readiness.stop()
+        self.done.update(self.restart_at)  # a dead worker is not started again now
+        self.restart_at.clear()
+        for index, control in self.controls.items():
+            if index not in self.done:
+                control.put(("stop",))
 
     def _handle(self, msg: tuple[Any, ...]) -> None:
         if msg[0] == "error":
@@ -265,43 +197,100 @@ class WorkerPool:
             self._add_findings(msg[2])
             return
         _, index, snapshot, status, findings, sightings, final, taken, errors = msg
+        if index in self.restart_at:
+            return  # a message a dead worker sent before it died: what it counted is retired
         self.latest[index], self.statuses[index] = snapshot, status
         self.evidence_errors[index] = errors
-        self.state.evidence_write_errors = sum(self.evidence_errors.values())
         self.taken[index] = taken
         self._add_findings(findings)
         record_sightings(self.roles, sightings)
         if final:
             self.done.add(index)
-        merged = with_devices(
-            merge_snapshots(list(self.latest.values()), self.state.site), self.roles
-        )
+        self._publish()
+        ts = self.published.snapshot.ts if self.published.snapshot is not None else None
+        if ts is not None and not final:
+            self.alerts.flush_due(ts)
+
+    def _publish(self) -> None:
+        """Merge the workers' snapshots (and what dead ones counted) for the scrapes."""
+        snaps = list(self.latest.values()) + ([self.retired] if self.retired else [])
+        merged = with_devices(merge_snapshots(snaps, self.state.site), self.roles)
+        iface = self.config.capture.interface
+        c = merged.counters
+        c.capture_packets[iface] += 0  # the series exist from the first scrape on
+        c.capture_dropped[(iface, "kernel")] += 0
+        c.capture_dropped[(iface, "interface")] += 0
+        expected = self.config.workers
         # Until every worker has its handle open, part of the traffic is not watched.
-        everyone = len(self.statuses) == len(self.procs)
+        everyone = len(self.statuses) == expected
         status = combine(self.statuses.values()) if everyone else CaptureStatus()
+        capturing = sum(1 for s in self.statuses.values() if s.open)
+        self.state.workers = (capturing, expected, self.restarts)
+        self.state.evidence_write_errors = self.retired_evidence_errors + sum(
+            self.evidence_errors.values()
+        )
         # As fresh as the stalest worker: one stuck worker shows in the age.
-        self.published.update(merged, status, min(self.taken.values()))
-        if merged.ts is not None and not final:
-            self.alerts.flush_due(merged.ts)
+        self.published.update(merged, status, min(self.taken.values(), default=None))
+        # Then READY=1: a scrape right after it shows the capture up.
+        self.readiness.update(capturing, len(self.statuses), self.restarts)
 
     def _add_findings(self, rows: list[FindingRow]) -> None:
         for row in rows:
             self.alerts.add(Finding(*row))
 
-    def _check_alive(self) -> None:
-        for index, proc in enumerate(self.procs):
-            if index not in self.done and not proc.is_alive() and self.error is None:
-                self._drain()
-                if index not in self.done:
-                    self.error = f"worker {index} died (exit status {proc.exitcode})"
-                    log.error("%s; stopping the sensor", self.error)
+    def _check_alive(self, stopping: bool) -> None:
+        for index, proc in self.procs.items():
+            if index in self.done or index in self.restart_at or proc.is_alive():
+                continue
+            self._drain()
+            if index in self.done or self.error is not None:
+                continue
+            if stopping:
+                self.error = f"worker {index} died while stopping (exit status {proc.exitcode})"
+                log.error("%s: the flows it held are lost", self.error)
+                self.done.add(index)
+            else:
+                self._retire(index, proc.exitcode)
+
+    def _retire(self, index: int, exitcode: int | None) -> None:
+        """A worker died: keep what it counted, start it again after a pause."""
+        self.restarts += 1
+        snap = self.latest.pop(index, None)
+        if snap is not None:  # its counters stay; its flows (a gauge) are gone
+            counters = replace(snap.counters, flow_table_entries=0)
+            snaps = [replace(snap, counters=counters)] + ([self.retired] if self.retired else [])
+            self.retired = merge_snapshots(snaps, self.state.site)
+        self.statuses.pop(index, None)
+        self.taken.pop(index, None)
+        self.retired_evidence_errors += self.evidence_errors.pop(index, 0)
+        now = self.monotonic()
+        quick = now - self.started_at[index] < QUICK_DEATH_SECONDS
+        deaths = self.quick_deaths.get(index, 0) + 1 if quick else 1
+        self.quick_deaths[index] = deaths
+        delay = 0.0 if deaths == 1 else min(2.0 ** (deaths - 2), RESTART_MAX_SECONDS)
+        self.restart_at[index] = now + delay
+        control = self.controls.pop(index)
+        control.cancel_join_thread()  # nobody reads it any more
+        control.close()
+        log.error(
+            "capture worker %d died (exit status %s); starting it again%s",
+            index,
+            exitcode,
+            f" in {delay:.0f} s" if delay else "",
+        )
+        self._publish()
+
+    def _restart_due(self) -> None:
+        now = self.monotonic()
+        for index, due in list(self.restart_at.items()):
+            if now >= due:
+                del self.restart_at[index]
+                self._launch(index, fork=False)
 
     def _drain(self) -> None:
-        while True:
-            try:
-                self._handle(self.results.get(timeout=0.05))
-            except queue.Empty:
-                return
+        while msgs := self.results.get(timeout=0.05):
+            for msg in msgs:
+                self._handle(msg)
 
     def _reload(self) -> None:
         policy = load_new_policy(self.config.policy_path, self.state.reload)
@@ -311,17 +300,18 @@ class WorkerPool:
         self.state.site = policy.site
         self.alerts.max_keys = policy.limits.findings_per_device
         self.roles = {}  # every worker reports its hosts again under the new policy
-        for control in self.controls:
+        for control in self.controls.values():
             control.put(("policy", policy))
 
     def _reap(self) -> None:
         self._drain()
-        for proc in self.procs:
+        for proc in self.procs.values():
             proc.join(timeout=5)
             if proc.is_alive():
                 log.error("worker %s did not exit; terminating it", proc.name)
                 proc.terminate()
                 proc.join(timeout=5)
+        self.results.close()
 
 
 def _share(evidence: EvidenceOptions | None, index: int, workers: int) -> EvidenceOptions | None:

@@ -95,6 +95,8 @@ EMPTY_PANELS: dict[tuple[str, int], tuple[str, str]] = {
     ),
     # Live-only: the version of the running process.
     ("cctv-overview", 22): ("cctv_build_info", "live-only: build info of the running sensor"),
+    # Live-only: a replay has no capture workers.
+    ("cctv-overview", 24): ("cctv_capture_workers", "live-only: capture worker processes"),
 }
 
 # Recording rules the same way: rule name -> reason.

@@ -116,6 +116,7 @@ class Sensor:
     args: tuple[str, ...] = ()
     port: int = 9108
     proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] | None = None  # added to the test's environment
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -126,14 +127,20 @@ class Sensor:
         return f"http://127.0.0.1:{self.port}/metrics"
 
     def start(self) -> Sensor:
-        """Start the sensor and wait (bounded) until its endpoint answers."""
+        """Start the sensor and wait (bounded) until its capture is up."""
+        self.launch()
+        wait_until(self._capturing, 30, "the capture to be up")
+        return self
+
+    def launch(self) -> Sensor:
+        """Start the sensor process and return at once."""
         cmd = [sys.executable, "-m", "monitor", "-v", "live", "--interface", self.seg.sen_if]
         cmd += ["--listen", f"127.0.0.1:{self.port}", *self.args]
+        env = {**os.environ, **self.env} if self.env is not None else None
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                self.seg.sensor_cmd(*cmd), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+                self.seg.sensor_cmd(*cmd), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env
             )
-        wait_until(self._capturing, 30, "the capture to be up")
         return self
 
     def _capturing(self) -> bool:

@@ -46,7 +46,7 @@ def test_the_unit_verifies(tmp_path: Path) -> None:
 
 def test_least_privilege_settings() -> None:
     s = {key: values[-1] for key, values in unit_settings(UNIT).items()}
-    assert s["Type"] == "simple"
+    assert (s["Type"], s["NotifyAccess"]) == ("notify", "main"), "READY=1 from the parent"
     assert s["CapabilityBoundingSet"] == s["AmbientCapabilities"] == "CAP_NET_RAW"
     assert s["NoNewPrivileges"] == "yes" and s["User"] == "cctv-monitor"
     assert "PrivateUsers" not in s, "CAP_NET_RAW would not count for the host's network"
