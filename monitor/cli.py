@@ -19,6 +19,7 @@ from monitor.model import ConfigError, MonitorError
 from monitor.pipeline import PipelineSettings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
+EVE_FLOWS = ("all", "flagged", "none")  # live --eve-flows
 log = logging.getLogger("monitor")
 EXIT_HELP = """\
 exit status:
@@ -122,6 +123,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LINES",
         help="at most this many alert lines per second, bursts of 10 s worth; the rest "
         "is counted in held_back lines (default 20; 0: no limit)",
+    )
+    live.add_argument(
+        "--eve",
+        metavar="FILE",
+        help="append Suricata EVE JSON lines: an alert per alert-log line, flow events "
+        "(--eve-flows; docs/eve.md)",
+    )
+    live.add_argument(
+        "--eve-flows",
+        choices=EVE_FLOWS,
+        default="flagged",
+        help="which ended flows get an EVE flow event: all, flagged (those with a finding; "
+        "the default) or none",
+    )
+    live.add_argument(
+        "--eve-flows-rate",
+        type=float,
+        default=200.0,
+        metavar="LINES",
+        help="at most this many EVE flow events per second, bursts of 10 s worth; the rest "
+        "are counted and logged (default 200; 0: no limit)",
     )
     live.add_argument("--evidence-dir", metavar="DIR", help="rotating pcaps of flagged flows")
     live.add_argument("--evidence-max-mib", type=int, default=1024, metavar="MIB")

@@ -34,6 +34,8 @@ def build_config(args: argparse.Namespace, settings: PipelineSettings) -> LiveCo
         raise ConfigError("--throttle must not be negative")
     if not args.alerts_rate >= 0:
         raise ConfigError("--alerts-rate must not be negative")
+    if not args.eve_flows_rate >= 0:
+        raise ConfigError("--eve-flows-rate must not be negative")
     parse_listen(args.listen)
     check_live_outputs(args)
     bpf = compose_filter(args.bpf)
@@ -59,6 +61,9 @@ def build_config(args: argparse.Namespace, settings: PipelineSettings) -> LiveCo
         alerts_path=args.alerts,
         throttle=args.throttle,
         alerts_rate=args.alerts_rate,
+        eve_path=args.eve,
+        eve_flows=args.eve_flows,
+        eve_flows_rate=args.eve_flows_rate,
         evidence=evidence,
         workers=args.workers,
         stale_after=args.stale_after,

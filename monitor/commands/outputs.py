@@ -50,9 +50,10 @@ def replay_outputs(args: argparse.Namespace) -> list[Output]:
 
 
 def check_live_outputs(args: argparse.Namespace) -> None:
-    """Check ``live``'s alert log (appended to) and evidence directory (made if missing)."""
-    if args.alerts:
-        check_outputs([Output("--alerts", args.alerts)])
+    """Check ``live``'s alert and EVE logs (appended to) and evidence directory (made if
+    missing)."""
+    outs = [Output(o, p) for o, p in (("--alerts", args.alerts), ("--eve", args.eve)) if p]
+    check_outputs(outs)  # two options cannot name one file
     if args.evidence_dir:
         where = Path(args.evidence_dir)
         while not where.exists() and where != where.parent:  # the part that exists

@@ -17,6 +17,7 @@ from monitor.exporter.collector import SensorInfo, build_registry
 from monitor.exporter.server import Landing, MetricsServer, serve_metrics
 from monitor.exporter.webconfig import WebConfig
 from monitor.live.alerts import DEFAULT_RATE, DEFAULT_THROTTLE, AlertLog
+from monitor.live.eve_log import DEFAULT_FLOW_RATE, EveLog
 from monitor.live.evidence import EvidenceOptions
 from monitor.live.health import DEFAULT_STALE_AFTER, CaptureStatus
 from monitor.live.notify import Readiness
@@ -37,6 +38,9 @@ class LiveConfig:
     alerts_path: str | None = None
     throttle: float = DEFAULT_THROTTLE
     alerts_rate: float = DEFAULT_RATE
+    eve_path: str | None = None  # --eve
+    eve_flows: str = "flagged"  # --eve-flows: all, flagged or none
+    eve_flows_rate: float = DEFAULT_FLOW_RATE  # --eve-flows-rate: lines a second, 0: no limit
     evidence: EvidenceOptions | None = None
     workers: int = 1
     stale_after: float = DEFAULT_STALE_AFTER
@@ -130,13 +134,19 @@ class SensorState:
         self.readiness: Readiness | None = None
 
     def open_alerts(self, config: LiveConfig, policy: Policy) -> AlertLog:
-        """The alert log of ``config``, bounded by ``policy``, held as ``alerts``."""
+        """The alert log of ``config``, bounded by ``policy``, held as ``alerts`` (with the
+        EVE log of ``--eve``, which writes an alert for each of its lines)."""
+        site = lambda: self.site  # noqa: E731
+        eve = None
+        if config.eve_path:
+            eve = EveLog(config.eve_path, site, config.eve_flows, config.eve_flows_rate)
         self.alerts = AlertLog(
             config.alerts_path,
             lambda: self.site,
             config.throttle,
             max_keys=policy.limits.findings_per_device,
             rate=config.alerts_rate,
+            eve=eve,
         )
         return self.alerts
 
@@ -149,6 +159,8 @@ class SensorState:
             "alerts": alerts.write_errors if alerts is not None else 0,
             "evidence": self.evidence_write_errors,
         }
+        if alerts is not None and alerts.eve is not None:  # --eve
+            errors["eve"] = alerts.eve.write_errors
         lost = alerts.lost_findings if alerts is not None else 0
         return SensorInfo(
             self.site,

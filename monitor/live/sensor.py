@@ -67,6 +67,8 @@ class SingleSensor:
         self.pipeline = Pipeline(
             policy, catalog, config.settings, interface=iface, on_finding=self.found
         )
+        if self.alerts.eve is not None:  # --eve: flow events as flows end
+            self.pipeline.flow_sink = self.alerts.eve.flow_events
         self.signals = Signals()
         self.loop: CaptureLoop | None = None
         self.server: MetricsServer | None = None

@@ -32,6 +32,7 @@ from monitor.classify.catalog import load_catalog
 from monitor.config import Policy
 from monitor.counters import Snapshot
 from monitor.live.channel import Outbox
+from monitor.live.eve_log import EveRelay
 from monitor.live.evidence import EvidenceOptions, EvidenceSink
 from monitor.live.health import CaptureStatus
 from monitor.live.loop import CaptureLoop
@@ -60,6 +61,8 @@ class WorkerSpec:
     settings: PipelineSettings
     evidence: EvidenceOptions | None
     log_level: int
+    eve_flows: str = "none"  # --eve-flows with --eve: flow events worded here, written there
+    eve_flows_rate: float = 0.0  # its share of --eve-flows-rate
 
 
 class Closable(Protocol):
@@ -110,6 +113,11 @@ def _capture(spec: WorkerSpec, hooks: _WorkerHooks, handles: Handles | None) -> 
         on_finding=hooks.found,
     )
     hooks.pipeline = pipeline
+    if spec.eve_flows != "none":
+        send = lambda lines: hooks.results.put(("eve", spec.index, lines))  # noqa: E731
+        site = lambda: pipeline.policy.site  # noqa: E731
+        hooks.eve = EveRelay(spec.eve_flows, site, send, f"w{spec.index}-", spec.eve_flows_rate)
+        pipeline.flow_sink = hooks.eve
     evidence = None
     if spec.evidence is not None:
         evidence = EvidenceSink(spec.evidence, spec.capture.snaplen)
@@ -149,6 +157,7 @@ class _WorkerHooks:
         self.reported: dict[str, DeviceRole] = {}
         self.stop = False
         self._next_poll = 0.0
+        self.eve: EveRelay | None = None  # --eve: this worker's flow events
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop = True
@@ -186,6 +195,8 @@ class _WorkerHooks:
 
     def publish(self, snapshot: Snapshot, status: CaptureStatus, final: bool) -> None:
         assert self.pipeline is not None
+        if self.eve is not None:
+            self.eve.flush(final)
         findings, self.findings = self.findings, []
         sightings = new_sightings(self.pipeline.devices, self.reported)
         evidence = self.loop.evidence if self.loop is not None else None

@@ -144,6 +144,8 @@ class WorkerPool:
             policy=self.policy,
             settings=c.settings,
             evidence=_share(c.evidence, index, c.workers),
+            eve_flows=c.eve_flows if c.eve_path else "none",
+            eve_flows_rate=c.eve_flows_rate / c.workers,  # each its share
             log_level=logging.getLogger().getEffectiveLevel(),
         )
         control = self.ctx.Queue()
@@ -192,6 +194,10 @@ class WorkerPool:
         if msg[0] == "error":
             self.error = self.error or f"worker {msg[1]}: {msg[2]}"
             self.done.add(msg[1])
+            return
+        if msg[0] == "eve":  # flow events a worker worded
+            if self.alerts.eve is not None:
+                self.alerts.eve.put_flows(msg[2])
             return
         if msg[0] == "findings":
             self._add_findings(msg[2])

@@ -15,7 +15,7 @@ from monitor.flow.light import LightFlows
 from monitor.flow.state import FlowState
 from monitor.model import EndReason, Finding
 from monitor.report.eve import alert_event, dumps
-from monitor.report.eve_flows import flow_line, row_lines
+from monitor.report.eve_flows import flow_line, row_chunks
 
 BUFFER_BYTES = 1 << 20
 
@@ -31,23 +31,23 @@ class EveFile:
         self.host = host
         self.flows = 0
         self.alerts = 0
-        self._fp = open(path, "w", encoding="utf-8", newline="\n", buffering=BUFFER_BYTES)  # noqa: SIM115
+        self._fp = open(path, "wb", buffering=BUFFER_BYTES)  # noqa: SIM115
 
     def flow(self, flow: FlowState, reason: EndReason) -> None:
         """A flow ended: its flow event."""
-        self._fp.write(flow_line(flow, reason, self.host))
+        self._fp.write(flow_line(flow, reason, self.host).encode("utf-8"))
         self.flows += 1
 
     def rows(self, light: LightFlows, slots: npt.NDArray[np.int64], reason: EndReason) -> None:
         """Light flows ended: their flow events."""
-        lines = row_lines(light, slots, reason, self.host)
-        self._fp.writelines(lines)
-        self.flows += len(lines)
+        for lines in row_chunks(light, slots, reason, self.host):
+            self._fp.write("".join(lines).encode("utf-8"))
+            self.flows += len(lines)
 
     def write_alerts(self, findings: list[Finding]) -> None:
         """One alert per finding, in the given order."""
         for f in findings:
-            self._fp.write(dumps(alert_event(f, self.host)))
+            self._fp.write(dumps(alert_event(f, self.host)).encode("utf-8"))
         self.alerts += len(findings)
 
     def close(self) -> None:

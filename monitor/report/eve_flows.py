@@ -14,7 +14,7 @@ responder; ``start``, ``end``, ``age`` in whole seconds, ``state``, ``reason``,
 from __future__ import annotations
 
 import json
-from itertools import repeat
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -27,10 +27,11 @@ from monitor.flow.community_id import (
     flow_ref,
     render_many,
 )
+from monitor.flow.key import v4_text
 from monitor.flow.light import LightFlows
 from monitor.flow.state import TCP_FIN, TCP_RST, FlowState
 from monitor.model import EndReason
-from monitor.report.eve import APP_PROTO, dumps, eve_time, eve_times, tuple_fields
+from monitor.report.eve import APP_PROTO, dumps, eve_time, tuple_fields
 
 I64 = npt.NDArray[np.int64]
 # Suricata's flow.reason: a closed TCP flow still ends by timing out there
@@ -74,8 +75,11 @@ def flowvars(uid: str, verdict: str, reason: EndReason) -> dict[str, Any]:
     return {"flowvars": [{"key": k, "value": v} for k, v in pairs if v]}
 
 
-def flow_event(flow: FlowState, reason: EndReason, host: str) -> dict[str, Any]:
-    """The EVE flow event of ``flow``, ended for ``reason`` (``host``: the site)."""
+def flow_event(
+    flow: FlowState, reason: EndReason, host: str, uid_prefix: str = ""
+) -> dict[str, Any]:
+    """The EVE flow event of ``flow``, ended for ``reason`` (``host``: the site;
+    ``uid_prefix``: a capture worker's, as on its findings' ``flow_uid``)."""
     ref = flow_ref(flow)
     event: dict[str, Any] = {
         "timestamp": eve_time(flow.last_ts),
@@ -102,34 +106,56 @@ def flow_event(flow: FlowState, reason: EndReason, host: str) -> dict[str, Any]:
     }
     if flow.proto == 6:
         event["tcp"] = tcp_object(flow.orig_flags, flow.resp_flags)
-    event["metadata"] = flowvars(flow.uid, flow.verdict, reason)
+    event["metadata"] = flowvars(uid_prefix + flow.uid, flow.verdict, reason)
     return event
 
 
-def flow_line(flow: FlowState, reason: EndReason, host: str) -> str:
+def flow_line(flow: FlowState, reason: EndReason, host: str, uid_prefix: str = "") -> str:
     """:func:`flow_event` as one line."""
-    return dumps(flow_event(flow, reason, host))
+    return dumps(flow_event(flow, reason, host, uid_prefix))
 
 
-# light flows are IPv4 TCP without payload: one template, the varying parts as columns
+# light flows are IPv4 TCP without payload: one template per call (the call's constants
+# filled in), the varying parts as columns; texts that repeat (addresses, seconds, flags)
+# are made once per distinct value
 _ROW = (
-    '{"timestamp":"%s","flow_id":%d,"event_type":"flow","src_ip":"%d.%d.%d.%d","src_port":%d,'
-    '"dest_ip":"%d.%d.%d.%d","dest_port":%d,"proto":"TCP","community_id":"%s","host":%s,'
+    '{"timestamp":"%s.%06d+0000","flow_id":%d,"event_type":"flow","src_ip":"%s","src_port":%d,'
+    '"dest_ip":"%s","dest_port":%d,"proto":"TCP","community_id":"%s","host":@HOST@,'
     '"flow":{"pkts_toserver":%d,"pkts_toclient":%d,"bytes_toserver":%d,"bytes_toclient":%d,'
-    '"start":"%s","end":"%s","age":%d,"state":"%s","reason":"%s","alerted":%s},'
-    '"tcp":{"tcp_flags":"%02x","tcp_flags_ts":"%02x","tcp_flags_tc":"%02x"%s},'
-    '"metadata":{"flowvars":[{"key":"cctv.uid","value":"F%08d"},'
-    '{"key":"cctv.verdict","value":"%s"},{"key":"cctv.end_reason","value":"%s"}]}}\n'
+    '"start":"%s.%06d+0000","end":"%s.%06d+0000","age":%d,"state":"%s","reason":"@REASON@",'
+    '"alerted":%s},"tcp":{%s},"metadata":{"flowvars":[{"key":"cctv.uid","value":"@UID@F%08d"},'
+    '{"key":"cctv.verdict","value":"%s"},{"key":"cctv.end_reason","value":"@END@"}]}}\n'
 )
-_FLAG_TEXT = [
-    "".join(f',"{name}":true' for bit, name in _FLAG_NAMES if flags & bit) for flags in range(256)
-]
+CHUNK_ROWS = 16_384  # rows worded at once: a flood's million ending flows in bounded memory
+_STATES = np.asarray(["new", "established", "closed"], dtype=object)
+_ALERTED = np.asarray(["false", "true"], dtype=object)
+_VERDICT_NAMES = np.asarray([v.value for v in VERDICTS], dtype=object)
 
 
-def row_lines(light: LightFlows, slots: I64, reason: EndReason, host: str) -> list[str]:
+def row_lines(
+    light: LightFlows, slots: I64, reason: EndReason, host: str, uid_prefix: str = ""
+) -> list[str]:
     """:func:`flow_line` of each light flow row in ``slots`` (settled rows)."""
-    if not slots.size:
-        return []
+    return [line for chunk in row_chunks(light, slots, reason, host, uid_prefix) for line in chunk]
+
+
+def row_chunks(
+    light: LightFlows, slots: I64, reason: EndReason, host: str, uid_prefix: str = ""
+) -> Iterator[list[str]]:
+    """:func:`row_lines` in chunks of at most CHUNK_ROWS lines."""
+    template = _ROW
+    for mark, value in (
+        ("@REASON@", REASONS[reason]),
+        ("@UID@", uid_prefix),
+        ("@END@", str(reason)),
+        ("@HOST@", json.dumps(host)),
+    ):  # host last
+        template = template.replace(mark, value.replace("%", "%%"))
+    for start in range(0, slots.size, CHUNK_ROWS):
+        yield _chunk(light, slots[start : start + CHUNK_ROWS], template)
+
+
+def _chunk(light: LightFlows, slots: I64, template: str) -> list[str]:
     c = light.cols
     get = {name: c[name][slots] for name in (
         "proto", "orig_addr", "orig_port", "resp_addr", "resp_port", "first_ts", "last_ts",
@@ -140,41 +166,50 @@ def row_lines(light: LightFlows, slots: I64, reason: EndReason, host: str) -> li
         get["proto"], get["orig_addr"], get["orig_port"], get["resp_addr"], get["resp_port"]
     )
     first, last = get["first_ts"], get["last_ts"]
-    flags = get["orig_flags"] | get["resp_flags"]
+    ofl, rfl = get["orig_flags"], get["resp_flags"]
     answered = get["resp_pkts"] - get["resp_errors"] > 0
-    state = np.where((flags & (TCP_FIN | TCP_RST)) != 0, 2, np.where(answered, 1, 0))
-    ends = eve_times(last)
+    state = np.where(((ofl | rfl) & (TCP_FIN | TCP_RST)) != 0, 2, np.where(answered, 1, 0))
+    end_s, end_us = _seconds(last)
+    start_s, start_us = _seconds(first)
     columns = (  # in the template's order
-        ends,
+        end_s, end_us,
         flow_ids(digests, first).tolist(),
-        *_octets(get["orig_addr"]),
-        get["orig_port"].tolist(),
-        *_octets(get["resp_addr"]),
-        get["resp_port"].tolist(),
+        _distinct(get["orig_addr"], v4_text), get["orig_port"].tolist(),
+        _distinct(get["resp_addr"], v4_text), get["resp_port"].tolist(),
         render_many(digests),
-        repeat(json.dumps(host)),
-        get["orig_pkts"].tolist(),
-        get["resp_pkts"].tolist(),
-        get["orig_bytes"].tolist(),
-        get["resp_bytes"].tolist(),
-        eve_times(first),
-        ends,
+        get["orig_pkts"].tolist(), get["resp_pkts"].tolist(),
+        get["orig_bytes"].tolist(), get["resp_bytes"].tolist(),
+        start_s, start_us, end_s, end_us,
         (last - first).astype(np.int64).tolist(),
-        np.asarray(["new", "established", "closed"])[state].tolist(),
-        repeat(REASONS[reason]),
-        np.where(get["flagged"], "true", "false").tolist(),
-        flags.tolist(),
-        get["orig_flags"].tolist(),
-        get["resp_flags"].tolist(),
-        [_FLAG_TEXT[f] for f in flags.tolist()],
+        _STATES[state].tolist(),
+        _ALERTED[get["flagged"].astype(np.int64)].tolist(),
+        _distinct(ofl << 8 | rfl, _tcp_text),
         get["uid"].tolist(),
-        [VERDICTS[v].value for v in get["verdict"].tolist()],
-        repeat(str(reason)),
-    )
-    return [_ROW % row for row in zip(*columns)]  # noqa: B905 (repeat() has no end)
+        _VERDICT_NAMES[get["verdict"]].tolist(),
+    )  # fmt: skip
+    return [template % row for row in zip(*columns, strict=True)]
 
 
-def _octets(addrs: npt.NDArray[np.uint64]) -> list[list[int]]:
-    """The four octets of IPv4 addresses, as four lists."""
-    a = addrs.astype(np.int64)
-    return [((a >> shift) & 255).tolist() for shift in (24, 16, 8, 0)]
+def _seconds(ts: npt.NDArray[np.float64]) -> tuple[list[str], list[int]]:
+    """Times as Suricata's text up to the second, and the microseconds, as two lists."""
+    micros = np.round(ts * 1e6).astype(np.int64)
+    seconds = micros // 1_000_000
+    texts = _distinct(seconds, _second_text)
+    return texts, (micros - seconds * 1_000_000).tolist()
+
+
+def _second_text(second: int) -> str:
+    return str(np.datetime_as_string(np.datetime64(second, "s"), unit="s"))
+
+
+def _tcp_text(pair: int) -> str:
+    """The inside of the ``tcp`` object for flags ``orig << 8 | resp``."""
+    text = json.dumps(tcp_object(pair >> 8, pair & 255), separators=(",", ":"))
+    return text[1:-1]
+
+
+def _distinct(values: np.ndarray, text: Callable[[int], str]) -> list[str]:
+    """``text`` of each value, made once per distinct value."""
+    uniq, inverse = np.unique(values, return_inverse=True)
+    names = np.asarray([text(v) for v in uniq.tolist()], dtype=object)
+    return names[inverse.reshape(-1)].tolist()  # type: ignore[no-any-return]
