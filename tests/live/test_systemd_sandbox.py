@@ -95,7 +95,8 @@ class SandboxedSensor(Sensor):
         if self.trace is None:
             super().signal(sig)
             return
-        (main,) = [p for p in _sensor_pids(self.seg, children=False) if _comm(p) != "strace"]
+        found = [p for p in _sensor_pids(self.seg, children=False) if _comm(p) != "strace"]
+        (main,) = [p for p in found if _ppid(p) not in found]  # not a forked capture worker
         os.kill(main, sig)
 
     def stop(self, timeout: float = 30.0) -> int:
@@ -149,6 +150,10 @@ def _status(pid: int) -> dict[str, str]:
 
 def _comm(pid: int) -> str:
     return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def _ppid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def _sensor_pids(seg: Segment, children: bool = True) -> list[int]:
