@@ -29,6 +29,7 @@ DEVICE_KEYS = [
 FINDING_KEYS = [
     "kind", "device", "peer", "peer_port", "proto", "peer_name", "vendor", "endpoint",
     "answered", "first_ts", "last_ts", "packets", "bytes", "evidence", "flow_uid",
+    "community_id",
 ]  # fmt: skip
 INPUT_KEYS = [
     "path", "packets", "bytes", "first_ts", "last_ts", "truncated", "errors", "format",
@@ -48,7 +49,9 @@ def _described_camera():  # type: ignore[no-untyped-def]
 
 
 def _fields(model: type) -> set[str]:
-    return {f.name for f in dataclasses.fields(model)}
+    """The model's fields, and its properties (``Finding.community_id``, of its flow_ref)."""
+    properties = {name for name, v in vars(model).items() if isinstance(v, property)}
+    return {f.name for f in dataclasses.fields(model)} | properties
 
 
 def test_a_device_has_every_field_under_its_own_name() -> None:
