@@ -3,6 +3,8 @@ READY=1 goes out once, the first time every capture worker reads."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -38,16 +40,36 @@ def test_an_abstract_socket_when_the_name_starts_with_at() -> None:
 
 
 def test_nothing_without_the_variable_and_a_warning_once_when_it_cannot_send(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
 ) -> None:
     quiet = Notifier({})
     quiet.send("READY=1")
     assert quiet.sent == []
     broken = Notifier({"NOTIFY_SOCKET": str(tmp_path / "nobody-listens")})
-    broken.send("READY=1")
-    broken.send("STATUS=still nobody")
+    with _warnings("monitor.live.notify") as records:
+        broken.send("READY=1")
+        broken.send("STATUS=still nobody")
     assert broken.sent == []
-    assert len([r for r in caplog.records if "cannot notify" in r.getMessage()]) == 1
+    assert len([r for r in records if "cannot notify" in r.getMessage()]) == 1
+
+
+@contextlib.contextmanager
+def _warnings(name: str) -> Iterator[list[logging.LogRecord]]:
+    """The records of logger ``name`` at WARNING and above, whatever earlier tests did to
+    the logging configuration (a level, a disabled logger)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger(name)
+    saved = logger.level, logger.disabled
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.disabled = False
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+        logger.level, logger.disabled = saved
 
 
 def test_ready_once_every_worker_reads(listener: socket.socket) -> None:
