@@ -99,6 +99,7 @@ class LiveCapture:
         self.options = options
         self._handle: object | None = None
         self.linktype = 1
+        self._baseline = (0, 0, 0)  # libpcap's counters when the handle began to capture
 
     @property
     def is_open(self) -> bool:
@@ -136,6 +137,12 @@ class LiveCapture:
             raise CaptureError(f"cannot capture on {o.interface}: {exc}") from exc
         self._handle = h
         self.linktype = int(h.datalink())
+        # The counters start now. Until its buffer existed (and, in a fanout group, until it
+        # joined) the socket took every frame into a small queue, dropped what did not fit
+        # and then discarded the rest: frames from before the capture began, or the other
+        # members' frames, which they count. None of that is a drop of this capture.
+        self._baseline = (0, 0, 0)
+        self._baseline = self.stats() or (0, 0, 0)
 
     def _configure(self, h: object) -> None:
         o = self.options
@@ -168,14 +175,17 @@ class LiveCapture:
         return frames_from_batch(buf, meta, self.linktype)
 
     def stats(self) -> tuple[int, int, int] | None:
-        """libpcap's (received, dropped by the kernel, dropped by the interface), or None."""
+        """libpcap's (received, dropped by the kernel, dropped by the interface) since the
+        handle began to capture, or None."""
         if self._handle is None:
             return None
         try:
             recv, drop, ifdrop = self._handle.stats()  # type: ignore[attr-defined]
         except pcapy.PcapError:
             return None
-        return int(recv), int(drop), int(ifdrop)
+        now = (int(recv), int(drop), int(ifdrop))
+        r, d, i = (max(n - b, 0) for n, b in zip(now, self._baseline, strict=True))
+        return r, d, i
 
     def close(self) -> None:
         """Close the handle (idempotent)."""
