@@ -1,4 +1,5 @@
-"""QUIC client Initial packets: derive the Initial keys, decrypt, and read the ClientHello."""
+"""QUIC Initial packets: derive the Initial keys, decrypt, and read the ClientHello (and the
+ServerHello of the server's Initial, whose keys come from the client's first DCID)."""
 
 from __future__ import annotations
 
@@ -21,14 +22,33 @@ _SALT_V1 = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")  # RFC 9001
 _SALT_V2 = bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9")  # RFC 9369 §3.3.1
 _SALT_D29 = bytes.fromhex("afbfec289993d24c9e9786f19c6111e04390a899")  # drafts 29-32
 _SALT_D23 = bytes.fromhex("c3eef712c72ebb5a11a7d2432bb46365bef9f502")  # drafts 23-28
+_SALT_T50 = bytes.fromhex("7ff579e5acd072915580304c43a2367c60488310")  # Google QUIC T050
+_SALT_T51 = bytes.fromhex("7a4edef4e7ccee5fa4506c19124fc8ccda6e033d")  # Google QUIC T051
 
-# version -> (salt, label prefix, long-header type bits of an Initial)
-_VERSIONS: dict[int, tuple[bytes, str, int]] = {
-    QUIC_V1: (_SALT_V1, "quic", 0),
-    QUIC_V2: (_SALT_V2, "quicv2", 1),
-    **{0xFF000000 | d: (_SALT_D29, "quic", 0) for d in range(29, 33)},
-    **{0xFF000000 | d: (_SALT_D23, "quic", 0) for d in range(23, 29)},
+# version -> (salt, label prefix, long-header type bits of an Initial, CRYPTO frame type);
+# the versions Wireshark decrypts (drafts 33-34 took the v1 salt; mvfst's drafts 27's).
+_VERSIONS: dict[int, tuple[bytes, str, int, int]] = {
+    QUIC_V1: (_SALT_V1, "quic", 0, 6),
+    QUIC_V2: (_SALT_V2, "quicv2", 1, 6),
+    **{0xFF000000 | d: (_SALT_V1, "quic", 0, 6) for d in range(33, 35)},
+    **{0xFF000000 | d: (_SALT_D29, "quic", 0, 6) for d in range(29, 33)},
+    **{0xFF000000 | d: (_SALT_D23, "quic", 0, 6) for d in range(23, 29)},
+    0xFACEB002: (_SALT_D23, "quic", 0, 6),
+    0xFACEB00E: (_SALT_D23, "quic", 0, 6),
+    0x54303530: (_SALT_T50, "quic", 0, 8),  # gQUIC with TLS numbers CRYPTO frames 0x08
+    0x54303531: (_SALT_T51, "quic", 0, 8),
 }
+
+
+def _version(version: int) -> tuple[bytes, str, int, int] | None:
+    """How to read ``version``: a reserved version (0x?a?a?a?a, sent to force version
+    negotiation) is read with draft 29's salt, as Wireshark 4.0 reads unknown versions (and
+    as the clients in nDPI's test captures protect them)."""
+    known = _VERSIONS.get(version)
+    if known is None and version & 0x0F0F0F0F == 0x0A0A0A0A:
+        return _VERSIONS[0xFF00001D]
+    return known
+
 
 _MAX_CID = 20
 _MAX_CRYPTO = 1 << 16  # bytes of ClientHello reassembled at most
@@ -62,14 +82,17 @@ def _hkdf_expand_label(secret: bytes, label: str, length: int) -> bytes:
     return hmac.new(secret, info + b"\x01", hashlib.sha256).digest()[:length]  # length <= 32
 
 
-def initial_secrets(version: int, dcid: bytes) -> tuple[bytes, bytes, bytes, bytes] | None:
-    """Client (secret, key, iv, hp) for ``version`` and the client's first DCID (RFC 9001 §5.2)."""
-    known = _VERSIONS.get(version)
+def initial_secrets(
+    version: int, dcid: bytes, server: bool = False
+) -> tuple[bytes, bytes, bytes, bytes] | None:
+    """Client (or ``server``) (secret, key, iv, hp) for ``version`` and the client's first
+    DCID (RFC 9001 §5.2)."""
+    known = _version(version)
     if known is None:
         return None
-    salt, prefix, _ = known
+    salt, prefix = known[0], known[1]
     initial = hmac.new(salt, dcid, hashlib.sha256).digest()
-    secret = _hkdf_expand_label(initial, "client in", 32)
+    secret = _hkdf_expand_label(initial, "server in" if server else "client in", 32)
     key = _hkdf_expand_label(secret, f"{prefix} key", 16)
     iv = _hkdf_expand_label(secret, f"{prefix} iv", 12)
     hp = _hkdf_expand_label(secret, f"{prefix} hp", 16)
@@ -77,8 +100,8 @@ def initial_secrets(version: int, dcid: bytes) -> tuple[bytes, bytes, bytes, byt
 
 
 @lru_cache(maxsize=512)
-def _keys(version: int, dcid: bytes) -> tuple[AESGCM, bytes, bytes, bytes] | None:
-    secrets = initial_secrets(version, dcid)
+def _keys(version: int, dcid: bytes, server: bool) -> tuple[AESGCM, bytes, bytes, bytes] | None:
+    secrets = initial_secrets(version, dcid, server)
     if secrets is None:
         return None
     _, key, iv, hp = secrets
@@ -113,7 +136,7 @@ def _long_header(buf: bytes, start: int) -> _Header | None:
     if start + 7 > len(buf) or not buf[start] & 0x80:
         return None
     version = int.from_bytes(buf[start + 1 : start + 5], "big")
-    known = _VERSIONS.get(version)
+    known = _version(version)
     pos = start + 5
     dcid_len = buf[pos]
     dcid = buf[pos + 1 : pos + 1 + dcid_len]
@@ -154,9 +177,12 @@ def _remove_protection(buf: bytes, hdr: _Header, hp: bytes) -> tuple[bytes, int,
     return header, int.from_bytes(pn_bytes, "big"), hdr.pn_offset + pn_len
 
 
-def _decrypt(buf: bytes, hdr: _Header) -> tuple[bytes, int, bool] | None:
-    """(plaintext, packet number, authenticated) of a client Initial, or None."""
-    keys = _keys(hdr.version, hdr.dcid)
+def _decrypt(
+    buf: bytes, hdr: _Header, key_dcid: bytes | None, server: bool
+) -> tuple[bytes, int, bool] | None:
+    """(plaintext, packet number, authenticated) of a client's (``server``: a server's)
+    Initial whose keys come from ``key_dcid`` (default: the packet's DCID), or None."""
+    keys = _keys(hdr.version, hdr.dcid if key_dcid is None else key_dcid, server)
     if keys is None:
         return None
     aead, key, iv, hp = keys
@@ -189,7 +215,7 @@ def _skip_ack(buf: bytes, pos: int, ecn: bool) -> int:
     return pos
 
 
-def _crypto_frames(plain: bytes) -> list[tuple[int, bytes]]:
+def _crypto_frames(plain: bytes, crypto_type: int = 6) -> list[tuple[int, bytes]]:
     """CRYPTO fragments of an Initial payload; stops at anything an Initial cannot hold."""
     out: list[tuple[int, bytes]] = []
     pos = 0
@@ -202,7 +228,7 @@ def _crypto_frames(plain: bytes) -> list[tuple[int, bytes]]:
             pos += 1
         elif frame in (0x02, 0x03):  # ACK, ACK with ECN counts
             pos = _skip_ack(plain, pos + 1, frame == 0x03)
-        elif frame == 0x06:  # CRYPTO
+        elif frame == crypto_type:  # CRYPTO
             offset, pos = _varint(plain, pos + 1)
             length, pos = _varint(plain, pos) if pos >= 0 else (-1, -1)
             if pos < 0:
@@ -225,19 +251,23 @@ def reassemble_crypto(fragments: Iterable[tuple[int, bytes]]) -> bytes:
     return bytes(buf[:_MAX_CRYPTO])
 
 
-def parse_quic_initial(datagram: bytes) -> QuicInitial | None:
-    """Decrypt the first client Initial in a UDP datagram (coalesced packets are walked)."""
+def parse_quic_initial(
+    datagram: bytes, key_dcid: bytes | None = None, server: bool = False
+) -> QuicInitial | None:
+    """Decrypt the first Initial in a UDP datagram (coalesced packets are walked): a
+    client's, or a ``server``'s. Initial keys come from the client's first DCID
+    (``key_dcid``; by default the packet's own DCID, right for a client's first Initial)."""
     start = 0
     for _ in range(_MAX_COALESCED):
         hdr = _long_header(datagram, start)
         if hdr is None:
             return None
         if hdr.is_initial:
-            opened = _decrypt(datagram, hdr)
+            opened = _decrypt(datagram, hdr, key_dcid, server)
             if opened is None:
                 return None
             plain, pn, authenticated = opened
-            crypto = tuple(_crypto_frames(plain))
+            crypto = tuple(_crypto_frames(plain, _version(hdr.version)[3]))  # type: ignore[index]
             return QuicInitial(hdr.version, hdr.dcid, hdr.scid, pn, crypto, authenticated)
         start = hdr.end
     return None
@@ -264,3 +294,17 @@ def quic_initials_sni(datagrams: Iterable[bytes]) -> str | None:
         fragments.extend(initial.crypto)
     hello = parse_client_hello_message(reassemble_crypto(fragments))
     return hello.sni if hello is not None else None
+
+
+def initial_dcid(datagram: bytes) -> bytes | None:
+    """The DCID of the first Initial packet in a datagram (header only, nothing decrypted):
+    a client that got a Retry sends its hello again under a new one."""
+    start = 0
+    for _ in range(_MAX_COALESCED):
+        hdr = _long_header(datagram, start)
+        if hdr is None:
+            return None
+        if hdr.is_initial:
+            return hdr.dcid
+        start = hdr.end
+    return None

@@ -98,7 +98,11 @@ def test_rfc9369_a1_initial_secrets() -> None:
         "91f73e2351d8fa91660e909f",
         "45b95e15235d6f45a6b19cbcb0294ba9",
     ]
-    assert initial_secrets(0x0A0A0A0A, RFC_DCID) is None
+    assert initial_secrets(0x12345678, RFC_DCID) is None  # an unknown version: no keys
+    # a reserved version (sent to force version negotiation) is read with draft 29's salt,
+    # as Wireshark 4.0 reads it (the real captures of nDPI's tests are protected so)
+    assert initial_secrets(0x0A0A0A0A, RFC_DCID) == initial_secrets(0xFF00001D, RFC_DCID)
+    assert initial_secrets(QUIC_V1, RFC_DCID, server=True) != initial_secrets(QUIC_V1, RFC_DCID)
 
 
 @pytest.mark.parametrize(
