@@ -29,6 +29,7 @@ from monitor.counters import Counters, Snapshot
 from monitor.decode.discovery import parse_sadp_ether
 from monitor.decode.frames import DECODE_ERROR_LAYERS, ETH_SADP, DecodedBatch, decode_batch
 from monitor.decode.mirror_sessions import MirrorSessions
+from monitor.decode.tcp_stream import tcp_seq
 from monitor.decode.tunnels import GENEVE_PORTS, VXLAN_PORTS, udp_port_table
 from monitor.flow.ended import FlowEndSink
 from monitor.flow.state import FlowState
@@ -89,6 +90,7 @@ class Pipeline:
         self.classifier = Classifier(policy, catalog, self.names)
         limits = policy.limits
         self.devices = DeviceBook(policy, catalog, max_devices=limits.devices)
+        self.inspector.tls.on_client = self.devices.tls_clients.add  # devices' fingerprints
         self.table = FlowTable(self.settings.flows)
         self.light_path = LightPath(self, LightRules(policy, catalog, self.names))
         if self.settings.light_flows:
@@ -184,10 +186,12 @@ class Pipeline:
             if l2 >= 0 and l3 - l2 >= 14:  # the Ethernet header is whole (its IP follows it)
                 sender = flow.orig_addr if from_orig else flow.resp_addr
                 self.devices.learn_mac(sender, data[l2 + 6 : l2 + 12].hex(":"))
+            seq = tcp_seq(data, l3, start) if flow.proto == 6 else -1
             self.inspector.inspect(
-                flow, bytes(data[start : start + length]), ts, from_orig, src_port, dst_port
+                flow, bytes(data[start : start + length]), ts, from_orig, src_port, dst_port, seq
             )
             touched[flow.uid] = flow
+        self.inspector.follow.run(d, result, slow, touched)  # TLS past the head
         if self.settings.fingerprint:
             self._layer2_discovery(d)
         return list(touched.values())
@@ -206,7 +210,7 @@ class Pipeline:
     # -- settling and counting --------------------------------------------------------
     def _decided(self, flow: FlowState, now: float) -> bool:
         """Whether the flow has shown all it will show for its verdict (or waited enough)."""
-        if flow.tls_buffer:
+        if flow.tls is not None and flow.tls.names_pending():  # SNI or certificate to come
             return now - flow.first_ts >= self.settings.settle_seconds
         if flow.head_seen >= self.settings.flows.head_packets or flow.closed:
             return True
@@ -341,6 +345,7 @@ class Pipeline:
             self.prints.on_flow(flow, self.policy.is_closed)
         if reason == EndReason.ACTIVE_TIMEOUT:
             return
+        self.inspector.follow.forget(flow)
         if self.flow_sink is not None:
             self.flow_sink.flow(flow, reason)
         self._account_devices(flow)

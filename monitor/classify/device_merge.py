@@ -117,6 +117,7 @@ def merge_devices(members: list[DeviceSummary], entry_of: EntryOf) -> DeviceSumm
         services=list(primary.services),
         evidence=list(primary.evidence),
         conflicts=list(primary.conflicts),
+        tls_fingerprints=[replace(t) for t in primary.tls_fingerprints],
         addresses=[primary.ip, *sorted((d.ip for d in others), key=_ip_order)],
     )
     for name in _FACTS:
@@ -127,8 +128,24 @@ def merge_devices(members: list[DeviceSummary], entry_of: EntryOf) -> DeviceSumm
         out.services += [s for s in dev.services if s not in out.services]
         out.evidence += [f for f in dev.evidence if f not in out.evidence]
         out.conflicts += [c for c in dev.conflicts if c not in out.conflicts]
+        _add_prints(out, dev)
     out.services.sort(key=lambda s: (int(s.split("/")[0]) if s[:1].isdigit() else 0, s))
     return out
+
+
+def _add_prints(into: DeviceSummary, dev: DeviceSummary) -> None:
+    """Add ``dev``'s TLS client fingerprints to ``into``'s (one entry per JA4)."""
+    have = {p.ja4: p for p in into.tls_fingerprints}
+    for p in dev.tls_fingerprints:
+        same = have.get(p.ja4)
+        if same is None:
+            have[p.ja4] = replace(p)
+            continue
+        if p.first_ts < same.first_ts:
+            same.ja3, same.first_ts = p.ja3, p.first_ts
+        same.flows += p.flows
+        same.last_ts = max(same.last_ts, p.last_ts)
+    into.tls_fingerprints = sorted(have.values(), key=lambda p: (-p.flows, p.first_ts))
 
 
 def add_traffic(into: DeviceSummary, dev: DeviceSummary) -> None:

@@ -39,6 +39,7 @@ from monitor.classify.distinct import DistinctCount
 from monitor.classify.fingerprint import Fingerprinter
 from monitor.classify.group_addresses import BROADCAST, MULTICAST, GroupAddresses
 from monitor.classify.networks import never_outside
+from monitor.classify.tls_clients import TlsClients
 from monitor.config import Policy
 from monitor.flow.state import FlowState
 from monitor.model import DeviceFact, DeviceSummary
@@ -82,15 +83,19 @@ class DeviceBook:
     _resolved: set[str] = field(default_factory=set)
     _shared_macs: frozenset[str] = frozenset()
     _sources: dict[str, set[str]] = field(default_factory=dict)  # MAC -> addresses it sent from
+    tls_clients: TlsClients = field(init=False)  # TLS client fingerprints (tls_clients.py)
 
     def __post_init__(self) -> None:
         self.groups = GroupAddresses(self.policy)
+        self.tls_clients = TlsClients(self.policy.is_closed)
 
     @staticmethod
     def carry_over(old: DeviceBook, policy: Policy) -> DeviceBook:
         """A book for a reloaded ``policy`` (its limit, its inventory's labels) holding the
         devices of ``old`` still inside its closed networks, with the MAC each sent from."""
         book = DeviceBook(policy, old.catalog, max_devices=policy.limits.devices)
+        book.tls_clients = old.tls_clients
+        book.tls_clients.is_closed = policy.is_closed
         for ip, dev in old.devices.items():
             if ip == OTHER_LABEL or not policy.is_closed(ip):
                 continue  # "other" stands for hosts the new book may take one by one
@@ -315,6 +320,7 @@ class DeviceBook:
             if not trusted and dev.mac is not None:
                 dev.evidence = ordered([*dev.evidence, _router_fact(dev.mac)])[:MAX_EVIDENCE]
             dev.services = prints.services(ip)
+        self.tls_clients.apply(self.devices)
 
     # -- the report --------------------------------------------------------------------------
     def merged_devices(self) -> list[DeviceSummary]:

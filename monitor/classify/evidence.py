@@ -9,8 +9,10 @@ answered and how much traffic it was (:func:`evidence_tail`). Counts are plurali
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from monitor.classify.catalog import Endpoint
+from monitor.classify.names import CERTIFICATE_NAMED
 from monitor.decode.natpmp import MappingRequest
 from monitor.decode.upnp import PortMappingRequest
 from monitor.flow.community_id import flow_community_id, flow_ref
@@ -121,7 +123,8 @@ def make_finding(
         parts.append(obs.detail or f"{obs.value} request")
     if kind in (FindingKind.VENDOR_CLOUD, FindingKind.EGRESS, FindingKind.INBOUND):
         parts.extend(plain_reason(r) for r in flow.reasons)
-        if flow.peer_name and kind == FindingKind.EGRESS:
+        certified = any(r.startswith(CERTIFICATE_NAMED) for r in flow.reasons)
+        if flow.peer_name and kind == FindingKind.EGRESS and not certified:
             parts.append(f"peer name {flow.peer_name}")
     parts.append(evidence_tail(answered, 1, flow.packets, flow.bytes))
     return Finding(
@@ -141,6 +144,7 @@ def make_finding(
         evidence="; ".join(parts),
         flow_uid=flow.uid,
         query_name=query_name,
+        **tls_fields(flow),
         flow_ref=flow_ref(flow),
     )
 
@@ -171,8 +175,18 @@ def make_record(flow: FlowState, reason: EndReason) -> FlowRecord:
         end_reason=reason,
         findings=tuple(FindingKind(k) for k in flow.finding_kinds),
         query_name=first_query(flow),
+        **tls_fields(flow),
         community_id=flow_community_id(flow),
     )
+
+
+def tls_fields(flow: FlowState) -> dict[str, Any]:
+    """A TLS/QUIC flow's ja3, ja3s, ja4 and server certificate (those it showed), for a
+    finding or a flow record; nothing for other flows."""
+    tls = flow.tls
+    if tls is None:
+        return {}
+    return {"ja3": tls.ja3, "ja3s": tls.ja3s, "ja4": tls.ja4, "tls_certificate": tls.certificate}
 
 
 def first_query(flow: FlowState) -> str | None:

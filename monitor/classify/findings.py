@@ -63,6 +63,7 @@ class FindingBook:
         key = (f.device, f.kind.value, f.peer, f.peer_port, f.proto)
         have = self._entries.get(key)
         if have is not None:
+            _take_tls(have, f, earliest=f.first_ts < have.first_ts)
             if f.first_ts < have.first_ts:  # the earliest flow names and describes it
                 have.peer_name = f.peer_name or have.peer_name
                 have.query_name = f.query_name or have.query_name
@@ -290,6 +291,15 @@ class FindingBook:
         self._per_kind.clear()
         self._packed.clear()
         self._summaries.clear()
+
+
+def _take_tls(into: Finding, f: Finding, earliest: bool) -> None:
+    """The TLS fingerprints and certificate of the earliest flow, else of the first flow
+    that showed them (an unanswered attempt has none)."""
+    for name in ("ja3", "ja3s", "ja4", "tls_certificate"):
+        value = getattr(f, name)
+        if value is not None and (earliest or getattr(into, name) is None):
+            setattr(into, name, value)
 
 
 def _merge(into: Finding, f: Finding) -> None:

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from monitor.classify.catalog import VendorCatalog
 from monitor.classify.evidence import describe_mapping
 from monitor.classify.names import NameCache
-from monitor.decode import dhcp, dns, http, natpmp, tls, upnp
+from monitor.classify.tls_follow import TlsFollower
+from monitor.classify.tls_inspect import TlsDissector
+from monitor.decode import dhcp, dns, http, natpmp, upnp
 from monitor.decode.addresses import is_dotted_quad
 from monitor.decode.discovery import DiscoveryInfo, dissect_discovery
 from monitor.flow.state import FlowState, Observation
@@ -23,7 +25,6 @@ from monitor.model import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP
 DNS_PORTS = frozenset({53, 5353, 5355})
 DISCOVERY_PORTS = frozenset({37020, 37810, 5050, 3702, 34569, 5353, 1900})
 SLOW_PATH_PORTS = (53, 5353, 5355, 1900, 3702, 37020, 37810, 5050, 5351, 34569, 67, 68)
-TLS_BUFFER_LIMIT = 16384
 DISCOVERY_MEMO_LIMIT = 4096
 # Seconds of packet time between dissections of one sender's announcements on one port:
 # they repeat every few seconds to minutes and rarely change (a firmware upgrade shows
@@ -51,14 +52,28 @@ class Inspector:
     on_dhcp: DhcpHook | None = None
     errors: int = 0
     discoveries_dropped: int = 0
+    tls: TlsDissector = field(init=False)  # TLS/QUIC handshakes (tls_inspect.py)
+    follow: TlsFollower = field(init=False)  # ... read past the head (tls_follow.py)
     _discovery_next: dict[tuple[str, int, bytes], float] = field(default_factory=dict)
     _dns_memo: dict[bytes, dns.DnsMessage] = field(default_factory=dict)
     _discovery_memo: dict[tuple[int, bytes], DiscoveryInfo | None] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.tls = TlsDissector(self._name)
+        self.follow = TlsFollower(self.tls)
+
     def inspect(
-        self, flow: FlowState, payload: bytes, ts: float, from_orig: bool, sport: int, dport: int
+        self,
+        flow: FlowState,
+        payload: bytes,
+        ts: float,
+        from_orig: bool,
+        sport: int,
+        dport: int,
+        seq: int = -1,
     ) -> None:
-        """Dissect one packet's transport payload in the context of its flow."""
+        """Dissect one packet's transport payload in the context of its flow (``seq``: its
+        TCP sequence number, -1 when unknown)."""
         if not payload:
             return
         if flow.proto in ICMP_PROTOS:  # the first message's type and code: Community ID
@@ -72,7 +87,7 @@ class Inspector:
         if flow.proto == IPPROTO_UDP:
             self._udp(flow, payload, ts, from_orig, src, sport, dport)
         elif flow.proto == IPPROTO_TCP:
-            self._tcp(flow, payload, ts, from_orig)
+            self._tcp(flow, payload, ts, from_orig, seq)
 
     def _udp(
         self,
@@ -111,14 +126,7 @@ class Inspector:
                 flow.observations.append(
                     Observation(ts, "upnp_mapping", "NAT-PMP/PCP", describe_mapping(mapping))
                 )
-        if from_orig and payload[0] & 0xC0 == 0xC0 and len(payload) >= 1200:
-            # Imported here: the QUIC decoder pulls in cryptography (~20 ms of start-up),
-            # and most captures hold no QUIC Initial at all.
-            from monitor.decode import quic
-
-            sni = quic.quic_initial_sni(payload)
-            if sni:
-                self._name(flow, ts, "quic_sni", sni)
+        self.tls.quic(flow, payload, ts, from_orig)
         if from_orig:
             self._signature(flow, payload, ts)
 
@@ -161,10 +169,12 @@ class Inspector:
             self._discovery_memo[memo_key] = info
         return info
 
-    def _tcp(self, flow: FlowState, payload: bytes, ts: float, from_orig: bool) -> None:
+    def _tcp(self, flow: FlowState, payload: bytes, ts: float, from_orig: bool, seq: int) -> None:
         if flow.resp_port == 53 or flow.orig_port == 53:
             for msg in dns.parse_dns_tcp(payload):
                 self._dns_message(flow, msg, ts)
+        if self.tls.tcp(flow, payload, ts, from_orig, seq):
+            return
         if not from_orig:
             if not payload.startswith((b"HTTP/", b"RTSP/")):
                 return
@@ -177,9 +187,6 @@ class Inspector:
                 auth = resp.www_authenticate or ""
                 if auth or resp.protocol == "rtsp":
                     flow.observations.append(Observation(ts, "response_head", resp.protocol, auth))
-            return
-        if flow.tls_buffer or tls.is_tls_record_start(payload):
-            self._tls(flow, payload, ts)
             return
         req = http.parse_http_request(payload)
         if req is not None:
@@ -195,18 +202,6 @@ class Inspector:
                 )
             return
         self._signature(flow, payload, ts)
-
-    def _tls(self, flow: FlowState, payload: bytes, ts: float) -> None:
-        stream = (flow.tls_buffer + payload)[:TLS_BUFFER_LIMIT]
-        sni = tls.client_hello_sni(stream)
-        if sni:
-            self._name(flow, ts, "sni", sni)
-            flow.tls_buffer = b""
-        elif tls.client_hello_incomplete(stream) and len(stream) < TLS_BUFFER_LIMIT:
-            flow.tls_buffer = stream
-        else:
-            flow.tls_buffer = b""
-            flow.observations.append(Observation(ts, "tls_no_sni", ""))
 
     def _signature(self, flow: FlowState, payload: bytes, ts: float) -> None:
         proto = "udp" if flow.proto == IPPROTO_UDP else "tcp"

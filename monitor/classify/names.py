@@ -1,4 +1,5 @@
-"""Address-to-name memory built from DNS answers seen on the wire (never from lookups)."""
+"""Names of peers from the traffic: the address-to-name memory built from DNS answers
+seen on the wire (never from lookups), and the names a server's certificate vouches for."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from monitor.flow.key import v4_int
+from monitor.flow.state import FlowState
+
+CERTIFICATE_NAMED = "named by server certificate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +58,12 @@ class NameCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def certificate_names(flow: FlowState) -> tuple[str, ...]:
+    """The names the server's certificate (TLS 1.2 and older) vouches for, CN first, when
+    the server is the flow's peer (a device's own certificate names the device)."""
+    tls = flow.tls
+    if tls is None or tls.certificate is None or flow.peer != flow.resp_addr:
+        return ()
+    return tls.certificate.names()

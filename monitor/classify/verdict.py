@@ -8,7 +8,8 @@ Rule order (first match wins for the verdict):
 2. a policy ``allow`` rule covers the flow: ``internal``;
 3. started from outside towards the closed side: ``inbound``;
 4. attributed to a catalogued vendor endpoint (TLS/QUIC SNI, HTTP Host, a DNS answer
-   seen earlier, a catalogued address, a payload signature, a distinctive port):
+   seen earlier, the server's certificate, a catalogued address, a payload signature, a
+   distinctive port):
    ``vendor_cloud``;
 5. otherwise ``egress``.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from monitor.classify.catalog import Endpoint, VendorCatalog
-from monitor.classify.names import NameCache
+from monitor.classify.names import CERTIFICATE_NAMED, NameCache, certificate_names
 from monitor.classify.networks import never_outside
 from monitor.config import Policy
 from monitor.flow.state import FlowState
@@ -126,6 +127,7 @@ class Classifier:
         if attribution.endpoint is not None:
             flow.vendor = attribution.endpoint.vendor
             flow.endpoint = attribution.endpoint.name
+        if attribution.how:
             flow.reasons.append(attribution.how)
         return attribution
 
@@ -145,6 +147,14 @@ class Classifier:
                     return Attribution(
                         peer_name or name, ep, f"DNS answer for {name} gave {flow.peer} ({ep.name})"
                     )
+        certified = certificate_names(flow)  # the last name source: SNI, Host, DNS go first
+        for name in certified:
+            ep = self.catalog.match_name(name.removeprefix("*."))
+            if ep is not None:
+                how = f"{CERTIFICATE_NAMED}: {name} belongs to {ep.name}"
+                return Attribution(peer_name or name, ep, how)
+        how = f"{CERTIFICATE_NAMED}: {certified[0]}" if certified and not peer_name else ""
+        peer_name = peer_name or (certified[0] if certified else None)
         ep = self.catalog.match_address(flow.peer)
         if ep is not None:
             return Attribution(peer_name, ep, f"{flow.peer} is a catalogued {ep.name} address")
@@ -156,7 +166,7 @@ class Classifier:
         ep = self.catalog.match_port(proto, flow.resp_port) if flow.peer == flow.resp_addr else None
         if ep is not None:
             return Attribution(peer_name, ep, f"port {flow.resp_port}/{proto} of {ep.name}")
-        return Attribution(peer_name, None, "")
+        return Attribution(peer_name, None, how)
 
     def findings(self, flow: FlowState) -> list[tuple[FindingKind, str | None, Endpoint | None]]:
         """The findings ``flow`` raises now: (kind, name, endpoint) per finding."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from monitor.decode.tls_session import TlsSession
+
 TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK = 0x01, 0x02, 0x04, 0x10
 
 
@@ -48,7 +50,7 @@ class FlowState:
     head_seen: int = 0
     segment_start: tuple[float, int, int, int, int] | None = None
     observations: list[Observation] = field(default_factory=list)
-    tls_buffer: bytes = b""
+    tls: TlsSession | None = None  # TLS/QUIC flows: hellos, fingerprints, certificate
     settled: bool = False
     verdict: str = ""
     device: str = ""

@@ -360,5 +360,8 @@ def conflicts(result: AuditResult) -> list[tuple[DeviceSummary, FactConflict]]:
 
 
 def conflict_text(c: FactConflict) -> str:
-    """``vendor: inventory axis, traffic hikvision (MAC OUI 44:19:B6 ..., high)``."""
+    """``vendor: inventory axis, traffic hikvision (MAC OUI 44:19:B6 ..., high)``; a TLS
+    client fingerprint change says what came before and after instead."""
+    if c.fact == "tls_client_fingerprint":
+        return f"{c.fact}: earlier {c.inventory}, then {c.observed} ({c.source}, {c.confidence})"
     return f"{c.fact}: inventory {c.inventory}, traffic {c.observed} ({c.source}, {c.confidence})"
