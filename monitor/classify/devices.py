@@ -346,15 +346,21 @@ class DeviceBook:
 
 def sent_by(flow: FlowState, addr: str) -> int:
     """Packets ``addr`` sent in ``flow``: an ICMP error about the flow comes from a router on
-    the way as often as from its responder, and never makes a silent host a device."""
-    return flow.orig_pkts if addr == flow.orig_addr else flow.resp_pkts - flow.icmp_errors
+    the way as often as from its responder, and never makes a silent host a device; but it
+    quotes a packet the originator sent, so the originator counts as having sent at least
+    one even when the capture missed it."""
+    if addr == flow.orig_addr:
+        return max(flow.orig_pkts, 1 if flow.icmp_errors else 0)
+    return flow.resp_pkts - flow.icmp_errors
 
 
 def device_sent(cols: Mapping[str, npt.NDArray[Any]], slots: npt.NDArray[np.int64]) -> Any:
     """:func:`sent_by` for the device end of light-flow rows (``resp_errors``: the ICMP
     errors among ``resp_pkts``)."""
-    resp = cols["resp_pkts"][slots] - cols["resp_errors"][slots]
-    return np.where(cols["dev_orig"][slots], cols["orig_pkts"][slots], resp)
+    errors = cols["resp_errors"][slots]
+    resp = cols["resp_pkts"][slots] - errors
+    orig = np.maximum(cols["orig_pkts"][slots], (errors > 0).astype(np.int64))
+    return np.where(cols["dev_orig"][slots], orig, resp)
 
 
 def _router_fact(mac: str) -> DeviceFact:

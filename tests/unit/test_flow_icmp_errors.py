@@ -184,6 +184,9 @@ def test_an_unseen_outbound_packet_is_an_unanswered_egress_attempt_of_the_device
     pipe = replay([error_about(version, unseen, router)], light)
     assert findings(pipe) == [("egress", cam, cloud, 50002, proto, False, 1)]
     assert_nowhere(pipe, router)
+    # the quoted packet shows the camera sent: a device with its own label, not silent
+    assert cam in pipe.devices.devices and cam not in pipe.devices.silent
+    assert all(device != "silent" for device, *_ in pipe.counters.flows)
 
 
 @pytest.mark.parametrize("light", [False, True], ids=["flowstate", "light"])
