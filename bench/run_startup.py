@@ -79,6 +79,7 @@ def run_one(seg: Segment, pcap: Path, workers: int, mode: str, pps: int, tmp: Pa
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         notify.close()
+        notify_path.unlink()
     return {"workers": workers, "mode": mode, "start_s": round(waited, 2), **figures}
 
 
