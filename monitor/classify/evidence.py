@@ -18,31 +18,17 @@ from monitor.decode.upnp import PortMappingRequest
 from monitor.flow.community_id import flow_community_id, flow_ref
 from monitor.flow.state import FlowState
 from monitor.model import EndReason, Finding, FindingKind, FlowRecord, Verdict, proto_name
+from monitor.text import human_bytes, plural
 
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 # how the classifier names where a peer name came from, and how a reader says it
 _NAME_SOURCES = {"sni": "TLS SNI", "quic_sni": "QUIC SNI", "http_host": "HTTP Host"}
 _NAMED_BY = re.compile(r"^(sni|quic_sni|http_host) (\S+) is (\S+)$")
 
 
-def plural(n: int, word: str, many: str = "") -> str:
-    """``1 packet``, ``2 packets``, ``1,000 flows``; ``many`` when not just ``word + "s"``."""
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {many or word + 's'}"
-
-
-def _human_bytes(n: int) -> str:
-    value = float(n)
-    for unit in _UNITS:
-        if abs(value) < 1024 or unit == _UNITS[-1]:
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
 def evidence_tail(answered: bool, flows: int, packets: int, size: int) -> str:
     """The end of a finding's evidence: whether answered, and how much traffic."""
     said = "answered" if answered else "no answer (attempt)"
-    counted = f"{plural(packets, 'packet')}, {_human_bytes(size)}"
+    counted = f"{plural(packets, 'packet')}, {human_bytes(size)}"
     return f"{said}; {counted}" if flows == 1 else f"{said}; {plural(flows, 'flow')}, {counted}"
 
 

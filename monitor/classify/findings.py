@@ -21,9 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.classify.distinct import DistinctCount
-from monitor.classify.evidence import evidence_tail, plural
+from monitor.classify.evidence import evidence_tail
 from monitor.flow.key import v4_int, v4_text
 from monitor.model import Finding, FindingKind
+from monitor.text import plural
 
 Key = tuple[str, str, str | None, int | None, str]  # device, kind, peer, peer_port, proto
 PROTO_NUMBERS = {"tcp": 6, "udp": 17}

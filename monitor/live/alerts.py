@@ -52,6 +52,7 @@ from monitor.classify.findings import MAX_FINDINGS
 from monitor.live.eve_log import EveLog
 from monitor.live.sink import LineSink
 from monitor.model import Finding, FindingKind
+from monitor.text import plural
 
 DEFAULT_THROTTLE = 300.0
 DEFAULT_RATE = 20.0  # lines per second of wall time (0: no limit)
@@ -311,10 +312,14 @@ class AlertLog:
         if summary.mixed_vendor:
             out.vendor = out.endpoint = None
         verb = "from" if s.kind == FindingKind.INBOUND else "of"
-        what = "resolvers" if s.kind == FindingKind.EXTERNAL_RESOLVER else "outside addresses"
+        resolvers = s.kind == FindingKind.EXTERNAL_RESOLVER
+        what_one, what = (
+            ("resolver", "resolvers") if resolvers else ("outside address", "outside addresses")
+        )
         out.evidence = (
-            f"{dk[0]}: scan {verb} {out.peers:,} {what} on {out.ports:,} ports, beyond the "
-            f"{self.max_keys} alert keys kept per device and kind; "
+            f"{dk[0]}: scan {verb} {plural(out.peers, what_one, what)} on "
+            f"{plural(out.ports, 'port')}, beyond the "
+            f"{plural(self.max_keys, 'alert key')} kept per device and kind; "
             f"{evidence_tail(out.answered, out.flows, out.packets, out.bytes)}"
         )
         self._write(out, count, "summary")
@@ -379,7 +384,7 @@ class AlertLog:
 def _start_summary(dk: DeviceKind, f: Finding) -> _Summary:
     first = replace(
         f, device=dk[0], peer=None, peer_port=None, peer_name=None, flows=0, packets=0,
-        bytes=0, peers=0, ports=0, sample_peers=[], answered=False,
+        bytes=0, peers=0, ports=0, sample_peers=[], answered=False, query_name=None,
     )  # fmt: skip
     first.first_ts, first.last_ts = f.first_ts, f.last_ts
     return _Summary(first)

@@ -18,6 +18,7 @@ from monitor.model import (
     InputSummary,
     Verdict,
 )
+from monitor.text import human_bytes, plural
 
 KIND_MEANING: dict[FindingKind, str] = {
     FindingKind.EGRESS: "flow to or from an address outside the closed networks",
@@ -29,7 +30,6 @@ KIND_MEANING: dict[FindingKind, str] = {
 }
 VERDICTS: tuple[str, ...] = tuple(v.value for v in Verdict)
 _KIND_RANK: dict[str, int] = {k.value: i for i, k in enumerate(FindingKind)}
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 @functools.lru_cache(maxsize=1 << 16)  # reports sort the same few addresses many times
@@ -99,11 +99,6 @@ def bytes_by_verdict(device: DeviceSummary) -> dict[str, int]:
     for extra in sorted(set(device.bytes_by_verdict) - set(VERDICTS)):
         out[extra] = int(device.bytes_by_verdict[extra])
     return out
-
-
-def plural(n: int, word: str, many: str = "") -> str:
-    """``1 finding``, ``2 findings``; ``many`` when not just ``word + "s"`` (``addresses``)."""
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {many or word + 's'}"
 
 
 def headline(result: AuditResult) -> str:
@@ -283,16 +278,6 @@ def iso_utc(ts: float | None) -> str:
     except (OverflowError, OSError, ValueError):
         return repr(ts)
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def human_bytes(n: int) -> str:
-    """``1.5 MiB``; plain ``B`` below 1 KiB."""
-    value = float(n)
-    for unit in _UNITS:
-        if abs(value) < 1024 or unit == _UNITS[-1]:
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def bytes_text(n: int) -> str:

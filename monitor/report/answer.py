@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from monitor.model import AuditResult, DeviceSummary, Finding, FindingKind
-from monitor.report._common import human_bytes, iso_utc, plural
+from monitor.report._common import iso_utc
+from monitor.text import human_bytes, plural
 
 CROSSING_VERDICTS = ("egress", "vendor_cloud", "inbound")
 _CROSSING_KINDS = {FindingKind.EGRESS, FindingKind.VENDOR_CLOUD, FindingKind.INBOUND}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from monitor.classify.evidence import describe_mapping, evidence_tail, plain_reason, plural
+from monitor.classify.evidence import describe_mapping, evidence_tail, plain_reason
 from monitor.decode.natpmp import MappingRequest
 from monitor.decode.upnp import PortMappingRequest
+from monitor.text import plural
 
 
 def test_counts_are_pluralised() -> None:

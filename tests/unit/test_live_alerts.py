@@ -177,6 +177,23 @@ def test_keys_beyond_the_bound_fold_into_a_summary_written_once_a_minute(tmp_pat
     assert sum(r["count"] for r in lines(path)) == log.findings == 104
 
 
+def test_a_summary_of_one_resolver_reads_in_the_singular_and_names_no_query(
+    tmp_path: Path,
+) -> None:
+    """A summary's first line covers one peer and one port: no "1 resolvers on 1 ports";
+    and it stands for many flows, so no single flow's DNS query is its query_name."""
+    path = tmp_path / "alerts.jsonl"
+    log = AlertLog(str(path), lambda: "s", max_keys=1, rate=0, clock=Clock())
+    kind = FindingKind.EXTERNAL_RESOLVER
+    log.add(finding(T0, peer="8.8.8.8", kind=kind, port=53))
+    folded = finding(T0 + 1, peer="1.1.1.1", kind=kind, port=53)
+    folded.query_name = "cam.example"
+    log.add(folded)
+    (summary,) = records(path, "summary")
+    assert "scan of 1 resolver on 1 port, beyond the 1 alert key kept" in summary["evidence"]
+    assert summary["query_name"] is None
+
+
 def test_the_line_rate_holds_back_and_says_so_by_kind(tmp_path: Path) -> None:
     path = tmp_path / "alerts.jsonl"
     clock = Clock()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from monitor.model import FindingKind
-from monitor.report._common import bytes_text, human_bytes, iso_utc
+from monitor.report._common import bytes_text, iso_utc
 from monitor.report.markdown import md, render_markdown
+from monitor.text import human_bytes
 from tests.unit.report_samples import CAM, NVR, clean_result, findings_result
 
 
