@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from monitor.capture.live import compose_filter
 from monitor.classify.names import NameCache
 from monitor.decode import dns
 from monitor.decode.frames import decode_batch
@@ -19,11 +18,6 @@ from monitor.model import IPPROTO_UDP, FrameBatch
 
 DNS_RESPONSES_BPF = "udp src port 53"
 A, AAAA = 1, 28
-
-
-def dns_filter(user_bpf: str | None) -> str:
-    """The side handle's kernel filter: DNS responses the operator's filter admits."""
-    return compose_filter(DNS_RESPONSES_BPF, user_bpf) or DNS_RESPONSES_BPF
 
 
 def learn_answers(names: NameCache, batch: FrameBatch) -> int:
