@@ -263,6 +263,31 @@ def mirror_rows(result: AuditResult) -> list[list[str]]:
 
 
 MIRROR_HEADER = ["tunnel", "outer endpoints", "session / VNI", "packets", "bytes", "first", "last"]
+SILENT_NOTE = (
+    "Closed-network addresses seen only as destinations: they never sent a packet in the "
+    "capture (a device that was off, an address a scan probed). They are no devices; "
+    "findings about them still name them."
+)
+
+
+SilentRow = tuple[str, int, int, int, int, float | None, float | None]
+
+
+def silent_rows(result: AuditResult) -> list[SilentRow]:
+    """The silent hosts as (address, packets and bytes received, flows, findings, first,
+    last), most packets first."""
+    hosts = sorted(result.silent_hosts, key=lambda d: (-d.packets, d.ip))
+    return [(d.ip, d.packets, d.bytes, d.flows, d.findings, d.first_ts, d.last_ts) for d in hosts]
+
+
+def silent_overflow_text(result: AuditResult) -> str:
+    """The sentence about silent hosts beyond the limit, or ``""``."""
+    n = result.silent_overflow
+    if not n:
+        return ""
+    return f"{plural(n, 'more address', 'more addresses')} beyond the limit, counted as other."
+
+
 MIRROR_NOTE = (
     "The mirror arrived inside these tunnels; flows, devices and findings come from the "
     "frames they carry."

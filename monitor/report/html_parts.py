@@ -13,6 +13,7 @@ from monitor.model import AuditResult, DeviceSummary
 from monitor.report._common import (
     MIRROR_HEADER,
     MIRROR_NOTE,
+    SILENT_NOTE,
     VERDICTS,
     bytes_by_verdict,
     clean_text,
@@ -25,6 +26,8 @@ from monitor.report._common import (
     iso_utc,
     mirror_rows,
     plural,
+    silent_overflow_text,
+    silent_rows,
     sorted_devices,
 )
 from monitor.report.answer import addresses
@@ -122,7 +125,8 @@ def devices_section(result: AuditResult, clock: Clock) -> str:
     devices = sorted_devices(result)
     out = ['<section id="devices">', "<h2>Devices</h2>"]
     if not devices:
-        return "\n".join([*out, "<p>No closed-network device was seen.</p>", "</section>"])
+        empty = "<p>No closed-network device was seen.</p>"
+        return "\n".join([*out, empty, *_silent(result, clock), "</section>"])
     header = ["device", "vendor, model", "role", "MAC", "packets", "bytes", "flows"]
     header += ["findings", clock.header("first / last seen")]
     rows = [_device_row(d, clock) for d in devices]
@@ -134,7 +138,22 @@ def devices_section(result: AuditResult, clock: Clock) -> str:
         [device_cell(d.ip, d.name), _bar(bytes_by_verdict(d)), _verdict_text(d)] for d in devices
     ]
     out.append(table(["device", "share of bytes", "bytes by verdict"], rows))
-    return "\n".join([*out, "</section>"])
+    return "\n".join([*out, *_silent(result, clock), "</section>"])
+
+
+def _silent(result: AuditResult, clock: Clock) -> list[str]:
+    rows = silent_rows(result)
+    if not rows:
+        return []
+    header = ["address", "packets received", "bytes received", "flows", "findings"]
+    header += [clock.header("first / last seen")]
+    cells = [
+        [addr(ip), f"{p:,}", bytes_cell(b), f"{fl:,}", f"{fi:,}", clock.span(a, z)]
+        for ip, p, b, fl, fi, a, z in rows
+    ]
+    out = ["<h3>Silent hosts</h3>", f"<p>{h(SILENT_NOTE)}</p>", table(header, cells, ".rrrrt")]
+    more = silent_overflow_text(result)
+    return out + ([f"<p>{h(more)}</p>"] if more else [])
 
 
 def _device_row(d: DeviceSummary, clock: Clock) -> list[str]:

@@ -15,6 +15,7 @@ from monitor.report._common import (
     KIND_MEANING,
     MIRROR_HEADER,
     MIRROR_NOTE,
+    SILENT_NOTE,
     VERDICTS,
     bytes_by_verdict,
     bytes_text,
@@ -36,6 +37,8 @@ from monitor.report._common import (
     peer_text,
     plural,
     port_text,
+    silent_overflow_text,
+    silent_rows,
     sorted_devices,
 )
 from monitor.report.answer import Answer, addresses, answer, answer_sentences
@@ -159,7 +162,7 @@ def _kind_table(kind: FindingKind, found: list[Finding]) -> str:
 def _devices(result: AuditResult) -> str:
     devices = sorted_devices(result)
     if not devices:
-        return "## Devices\n\nNo closed-network device was seen."
+        return "\n".join(["## Devices", "", "No closed-network device was seen.", *_silent(result)])
     header = ["device", "name", "vendor", "role", "model", "mac", "packets", "bytes", "flows"]
     header += ["findings", "first seen", "last seen"]
     rows = [_device_row(d) for d in devices]
@@ -172,7 +175,22 @@ def _devices(result: AuditResult) -> str:
     ]
     extra = sorted({k for d in devices for k in bytes_by_verdict(d)} - set(VERDICTS))
     out.append(_table(["device", *VERDICTS, *extra], verdict_rows, "." + "r" * 12))
-    return "\n".join(out)
+    return "\n".join(out + _silent(result))
+
+
+def _silent(result: AuditResult) -> list[str]:
+    rows = silent_rows(result)
+    if not rows:
+        return []
+    header = ["address", "packets received", "bytes received", "flows", "findings"]
+    header += ["first seen", "last seen"]
+    cells = [
+        [md(ip), f"{p:,}", bytes_text(b), f"{fl:,}", f"{fi:,}", iso_utc(a), iso_utc(z)]
+        for ip, p, b, fl, fi, a, z in rows
+    ]
+    out = ["", "### Silent hosts", "", SILENT_NOTE, "", _table(header, cells, ".rrrr")]
+    more = silent_overflow_text(result)
+    return out + (["", more] if more else [])
 
 
 def _identification(devices: list[DeviceSummary]) -> list[str]:
