@@ -109,6 +109,7 @@ class Pipeline:
         self.snapshots: list[Snapshot] = []
         self.packets = 0
         self.bytes = 0
+        self.undecodable: dict[int, int] = {}  # input (batch.source) -> frames not decoded
         self.flow_count = 0
         self.now: float | None = None
         self.last_result: BatchResult | None = None  # the newest batch, for live evidence
@@ -132,6 +133,8 @@ class Pipeline:
         if d.error.any():
             for code, layer in DECODE_ERROR_LAYERS.items():
                 self.counters.decode_errors[layer] += int((d.error == code).sum())
+        if bad := int(np.count_nonzero(d.truncated_ip | (d.error != 0))):
+            self.undecodable[batch.source] = self.undecodable.get(batch.source, 0) + bad
         if d.tunnel.any():
             self.mirror.add(d)
         result = self.table.ingest(d)

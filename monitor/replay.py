@@ -69,6 +69,8 @@ def run_replay(
     pipe.finish()
     if progress is not None:
         progress(pipe.packets, pipe.bytes, time.monotonic() - started)
+    for index, summary in enumerate(source.summaries):
+        summary.undecodable = pipe.undecodable.get(index, 0)
     result = AuditResult(
         site=policy.site,
         inputs=source.summaries,

@@ -215,6 +215,14 @@ def test_a_syn_behind_too_many_vlan_tags_is_a_coverage_gap(tmp_path: Path, tags:
     assert "CLEAN: no traffic left" not in run.stdout
 
 
+def test_undecodable_frames_are_counted_on_the_input_they_came_from(tmp_path: Path) -> None:
+    deep = _capture(tmp_path, "deep.pcap", [_internal(), _vlan_syn(9), _vlan_syn(9)], [T0] * 3)
+    plain = _capture(tmp_path, "plain.pcap", [_internal(), _vlan_syn(1)], [T0 + 5, T0 + 6])
+    _, report = replay_json(str(deep), str(plain))
+    assert [(i["packets"], i["undecodable"]) for i in report["inputs"]] == [(3, 2), (2, 0)]
+    assert report["coverage"]["decode_errors"]["vlan"] == 2
+
+
 def test_gaps_longer_than_the_threshold_are_coverage_gaps(tmp_path: Path) -> None:
     times = [T0, T0 + 10, T0 + 1000, T0 + 1010, T0 + 1200]
     path = _capture(tmp_path, "gaps.pcap", [_internal() for _ in times], times)
