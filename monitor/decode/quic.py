@@ -257,18 +257,26 @@ def parse_quic_initial(
     """Decrypt the first Initial in a UDP datagram (coalesced packets are walked): a
     client's, or a ``server``'s. Initial keys come from the client's first DCID
     (``key_dcid``; by default the packet's own DCID, right for a client's first Initial)."""
+    hdr = _first_initial(datagram)
+    if hdr is None:
+        return None
+    opened = _decrypt(datagram, hdr, key_dcid, server)
+    if opened is None:
+        return None
+    plain, pn, authenticated = opened
+    crypto = tuple(_crypto_frames(plain, _version(hdr.version)[3]))  # type: ignore[index]
+    return QuicInitial(hdr.version, hdr.dcid, hdr.scid, pn, crypto, authenticated)
+
+
+def _first_initial(datagram: bytes) -> _Header | None:
+    """The header of the first Initial among a datagram's coalesced long-header packets."""
     start = 0
     for _ in range(_MAX_COALESCED):
         hdr = _long_header(datagram, start)
         if hdr is None:
             return None
         if hdr.is_initial:
-            opened = _decrypt(datagram, hdr, key_dcid, server)
-            if opened is None:
-                return None
-            plain, pn, authenticated = opened
-            crypto = tuple(_crypto_frames(plain, _version(hdr.version)[3]))  # type: ignore[index]
-            return QuicInitial(hdr.version, hdr.dcid, hdr.scid, pn, crypto, authenticated)
+            return hdr
         start = hdr.end
     return None
 
@@ -299,12 +307,5 @@ def quic_initials_sni(datagrams: Iterable[bytes]) -> str | None:
 def initial_dcid(datagram: bytes) -> bytes | None:
     """The DCID of the first Initial packet in a datagram (header only, nothing decrypted):
     a client that got a Retry sends its hello again under a new one."""
-    start = 0
-    for _ in range(_MAX_COALESCED):
-        hdr = _long_header(datagram, start)
-        if hdr is None:
-            return None
-        if hdr.is_initial:
-            return hdr.dcid
-        start = hdr.end
-    return None
+    hdr = _first_initial(datagram)
+    return None if hdr is None else hdr.dcid

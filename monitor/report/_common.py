@@ -263,6 +263,15 @@ def mirror_rows(result: AuditResult) -> list[list[str]]:
 
 
 MIRROR_HEADER = ["tunnel", "outer endpoints", "session / VNI", "packets", "bytes", "first", "last"]
+# what the peer is, per kind (the header of the peer column)
+PEER_HEADER: dict[str, str] = {
+    "egress": "outside address",
+    "vendor_cloud": "vendor endpoint address",
+    "vendor_lookup": "resolver asked",
+    "external_resolver": "resolver",
+    "upnp_port_mapping": "gateway asked",
+    "inbound": "from (outside)",
+}
 SILENT_NOTE = (
     "Closed-network addresses seen only as destinations: they never sent a packet in the "
     "capture (a device that was off, an address a scan probed). They are no devices; "

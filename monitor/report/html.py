@@ -14,6 +14,7 @@ from monitor.model import AuditResult, Finding, FindingKind
 from monitor.report import svg_charts
 from monitor.report._common import (
     KIND_MEANING,
+    PEER_HEADER,
     caveats,
     count_by_kind,
     devices_per_kind,
@@ -57,15 +58,6 @@ KIND_COLORS = {
     "external_resolver": "#2f7fc1",
     "upnp_port_mapping": "#3d9a50",
     "inbound": "#7b3fa0",
-}
-# what the peer is, per kind (the header of the peer column)
-_PEER_HEADER = {
-    "egress": "outside address",
-    "vendor_cloud": "vendor endpoint address",
-    "vendor_lookup": "resolver asked",
-    "external_resolver": "resolver",
-    "upnp_port_mapping": "gateway asked",
-    "inbound": "from (outside)",
 }
 _CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Arial, sans-serif; color: #1a1a1a;
@@ -253,7 +245,7 @@ def _kind_table(
     kind: FindingKind, found: list[Finding], names: dict[str, str | None], clock: Clock
 ) -> str:
     vendor = any(f.endpoint for f in found)
-    header = ["device", _PEER_HEADER.get(kind, "peer")]
+    header = ["device", PEER_HEADER.get(kind, "peer")]
     header += ["vendor endpoint"] if vendor else []
     header += ["answered", clock.header("first / last"), "flows", "packets", "bytes"]
     header.append("evidence")

@@ -15,6 +15,7 @@ from monitor.report._common import (
     KIND_MEANING,
     MIRROR_HEADER,
     MIRROR_NOTE,
+    PEER_HEADER,
     SILENT_NOTE,
     VERDICTS,
     bytes_by_verdict,
@@ -46,15 +47,6 @@ from monitor.report.answer import Answer, addresses, answer, answer_sentences
 # Backslash-escape what CommonMark/GFM give meaning to, wherever it stands; "." and "-"
 # only matter at the start of a line, which a value never is here.
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
-# what the peer is, per kind (the header of the peer column)
-PEER_HEADER = {
-    "egress": "outside address",
-    "vendor_cloud": "vendor endpoint address",
-    "vendor_lookup": "resolver asked",
-    "external_resolver": "resolver",
-    "upnp_port_mapping": "gateway asked",
-    "inbound": "from (outside)",
-}
 
 
 def md(value: object) -> str:
