@@ -8,7 +8,9 @@ mirror ports often see one direction tagged and the other not.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
+from collections.abc import Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -22,23 +24,27 @@ _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _GOLDEN = 0x9E3779B97F4A7C15
 SEED_VARIABLE = "CCTV_FLOW_KEY_SEED"
+log = logging.getLogger(__name__)
 
 
-def _process_seed() -> int:
+def process_seed(environ: Mapping[str, str]) -> int:
     """This process's flow-key seed: random, or ``$CCTV_FLOW_KEY_SEED`` to repeat a run.
 
     Flow keys index the flow tables; with a fixed, invertible key an attacker could
     compute thousands of spoofed flows that all land in one hash bucket. Keys never
     leave the process (flow ids are sequence numbers), so a random seed changes nothing
-    a user sees.
+    a user sees. A value that is no integer is ignored with a warning.
     """
-    text = os.environ.get(SEED_VARIABLE, "")
+    text = environ.get(SEED_VARIABLE, "")
     if text:
-        return int(text, 0) & 0xFFFFFFFFFFFFFFFF
+        try:
+            return int(text, 0) & 0xFFFFFFFFFFFFFFFF
+        except ValueError:
+            log.warning("%s=%r is not an integer: a random seed is used", SEED_VARIABLE, text)
     return int.from_bytes(os.urandom(8), "little")
 
 
-SEED = _process_seed()
+SEED = process_seed(os.environ)
 
 
 def _mix(x: U64) -> U64:
