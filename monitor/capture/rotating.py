@@ -17,14 +17,12 @@ import re
 import struct
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.capture.durable import AppendError, append_whole, open_append
-from monitor.capture.writer import DEFAULT_SNAPLEN
+from monitor.capture.writer import DEFAULT_SNAPLEN, Closing
 from monitor.model import FrameBatch
 
 log = logging.getLogger(__name__)
@@ -83,7 +81,7 @@ def whole_records_end(path: Path) -> int:
             end += RECORD_HEADER_BYTES + caplen
 
 
-class RotatingPcapWriter:
+class RotatingPcapWriter(Closing):
     """Classic pcap files in ``directory`` with bounded size, each and all together.
 
     Files are named ``PREFIX-NNNNNN-YYYYmmddTHHMMSSZ.pcap`` (sequence number and the UTC
@@ -248,17 +246,6 @@ class RotatingPcapWriter:
     def close(self) -> None:
         """Close the file being written (idempotent)."""
         self._close_current()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _repair(path: Path) -> None:

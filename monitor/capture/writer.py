@@ -52,7 +52,7 @@ def _lengths(
     return caplen, wirelen
 
 
-class _Closing:
+class Closing:
     """``with`` support for anything with a ``close()``."""
 
     def close(self) -> None:
@@ -70,7 +70,7 @@ class _Closing:
         self.close()
 
 
-class _FileWriter(_Closing):
+class _FileWriter(Closing):
     """What both file writers share: the open file, counters, flush, close, ``with``."""
 
     def __init__(self, path: str | os.PathLike[str], snaplen: int) -> None:
