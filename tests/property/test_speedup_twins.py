@@ -36,6 +36,7 @@ from monitor.model import FrameBatch
 from tests.framebuild import batch_of
 from tests.requirements import unmet
 from tests.tunnelbuild import KINDS, wrap
+from tools.fuzz.targets import read_all
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = ROOT.parent / "shared" / "pcaps-real"
@@ -180,14 +181,7 @@ def read_every_way(
     results = []
     for records_module in (reader._records, None):
         monkeypatch.setattr(reader, "_records", records_module)
-        src = OfflineSource([path], batch_size=batch_size)
-        got = [
-            (bytes(b.data[int(o) : int(o) + int(c)]), float(t), int(w), b.linktype)
-            for b in src.batches()
-            for o, c, t, w in zip(b.offset, b.caplen, b.ts, b.wirelen, strict=True)
-        ]
-        s = src.summaries[0]
-        results.append((got, s.packets, s.bytes, s.errors, s.truncated))
+        results.append(read_all(path, batch_size))
     return results
 
 

@@ -40,7 +40,8 @@ class TwinMismatch(AssertionError):
     """A C speedup and its twin gave different results for the same input."""
 
 
-def _read_all(path: str, batch_size: int) -> tuple[object, ...]:
+def read_all(path: str, batch_size: int) -> tuple[object, ...]:
+    """Every frame of a capture (bytes, time, wire length, link type) and its summary."""
     source = OfflineSource([path], batch_size=batch_size)
     rows = [
         (bytes(b.data[int(o) : int(o) + int(c)]), float(t), int(w), b.linktype)
@@ -64,9 +65,9 @@ def reader(data: bytes) -> None:
     saved = read_window.CHUNK_BYTES, pcapfile._records, pcapng._records
     try:
         read_window.CHUNK_BYTES = window
-        with_c = _read_all(path, batch_size)
+        with_c = read_all(path, batch_size)
         pcapfile._records = pcapng._records = None
-        without_c = _read_all(path, batch_size)
+        without_c = read_all(path, batch_size)
     finally:
         read_window.CHUNK_BYTES, pcapfile._records, pcapng._records = saved
     if with_c != without_c:
