@@ -13,7 +13,6 @@ import json
 import shutil
 import struct
 import subprocess
-import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from scapy.all import IP, TCP, UDP, Dot1Q, Ether, wrpcap
 
 from monitor.capture.hashing import sha256_file
 from monitor.cli import main
+from tests.cli_run import run_cli
 from tests.requirements import require_tool
 from tests.unit.test_capture_pcapng import block, epb, idb, option, shb
 
@@ -32,15 +32,7 @@ DEMO = PCAPS / "demo_day.pcap.gz"
 T0 = 1_772_438_400.0
 
 
-def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env=None,
-    )
+cli = run_cli
 
 
 def replay_json(*args: str) -> tuple[int, dict[str, Any]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import yaml
 
 from monitor.capture.offline import OfflineSource
 from monitor.cli import main
+from tests.cli_run import run_cli
 from tests.requirements import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,14 +23,7 @@ SITE = str(PCAPS / "site.yaml")
 EXPECTED = yaml.safe_load((PCAPS / "expected.yaml").read_text())["captures"]
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+cli = run_cli
 
 
 def test_evidence_holds_exactly_the_packets_of_flagged_flows(tmp_path: Path) -> None:
