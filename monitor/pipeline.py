@@ -130,10 +130,12 @@ class Pipeline:
         truncated = int(d.truncated_ip.sum())
         if truncated:
             self.counters.decode_errors["ip"] += truncated
-        if d.error.any():
+        errors = d.error.any()
+        if errors:
             for code, layer in DECODE_ERROR_LAYERS.items():
                 self.counters.decode_errors[layer] += int((d.error == code).sum())
-        if bad := int(np.count_nonzero(d.truncated_ip | (d.error != 0))):
+        if truncated or errors:  # a clean batch (the usual one) costs no further pass
+            bad = int(np.count_nonzero(d.truncated_ip | (d.error != 0)))
             self.undecodable[batch.source] = self.undecodable.get(batch.source, 0) + bad
         if d.tunnel.any():
             self.mirror.add(d)
