@@ -101,6 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _flow_options(r)
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    r.add_argument(
+        "--no-input-hash",
+        action="store_true",
+        help="do not take the inputs' SHA-256 for the report's provenance (it costs about "
+        "a core-second per 1.5 GB; equal-sized inputs are still hashed to find copies)",
+    )
+    r.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="N processes, flows partitioned by flow hash; the same report as one (default 1)",
+    )
+    r.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the partitions as tasks of a Dask distributed scheduler (tcp://HOST:8786; "
+        "needs the [distributed] extra; the workers read the inputs from the same paths)",
+    )
 
     live = sub.add_parser("live", help="passive sensor on a mirror/SPAN port")
     live.add_argument("--interface", "-i", required=True)
@@ -201,6 +220,16 @@ def _flow_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--idle-timeout", type=float, default=d.idle_timeout, metavar="SECONDS")
     p.add_argument("--active-timeout", type=float, default=d.active_timeout, metavar="SECONDS")
     p.add_argument("--max-flows", type=int, default=d.max_flows, metavar="N")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
 
 
 def _settings(args: argparse.Namespace, snapshot_seconds: float | None) -> PipelineSettings:

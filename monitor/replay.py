@@ -42,15 +42,16 @@ def run_replay(
     batch_size: int = 4096,
     gap_threshold: float | None = DEFAULT_GAP_THRESHOLD,
     flow_sink: FlowEndSink | None = None,
+    hash_inputs: bool = True,
 ) -> ReplayRun:
     """Stream every input through the pipeline, in timestamp order across files.
 
-    Inputs are hashed (SHA-256) while they are read; an input with the same content as
-    an earlier one is skipped. Stretches of packet time longer than ``gap_threshold``
+    Inputs are hashed (SHA-256) while they are read (unless ``hash_inputs`` is False); an
+    input with the same content as an earlier one is skipped. Stretches of packet time longer than ``gap_threshold``
     seconds without a packet (None or 0: not looked for) are noted in ``result.gaps``.
     ``flow_sink`` (``--eve``) takes every flow as it ends.
     """
-    source = OfflineSource(list(paths), batch_size=batch_size, hash_inputs=True)
+    source = OfflineSource(list(paths), batch_size=batch_size, hash_inputs=hash_inputs)
     pipe = Pipeline(policy, catalog, settings)
     pipe.flow_sink = flow_sink
     gaps = GapTracker(gap_threshold)

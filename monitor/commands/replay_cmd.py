@@ -44,7 +44,14 @@ def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineS
     eve = EveFile(args.eve, policy.site) if args.eve else None  # flow events as flows end
     try:
         run = run_replay(
-            args.pcaps, policy, catalog, settings, progress, gap_threshold=gaps, flow_sink=eve
+            args.pcaps,
+            policy,
+            catalog,
+            settings,
+            progress,
+            gap_threshold=gaps,
+            flow_sink=eve,
+            hash_inputs=not args.no_input_hash,
         )
         if eve is not None:
             eve.write_alerts(sorted_findings(run.result))
