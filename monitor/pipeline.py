@@ -26,8 +26,7 @@ from monitor.classify.names import NameCache
 from monitor.classify.verdict import Classifier
 from monitor.config import Policy
 from monitor.counters import Counters, Snapshot
-from monitor.decode.discovery import parse_sadp_ether
-from monitor.decode.frames import DECODE_ERROR_LAYERS, ETH_SADP, DecodedBatch, decode_batch
+from monitor.decode.frames import DECODE_ERROR_LAYERS, DecodedBatch, decode_batch
 from monitor.decode.mirror_sessions import MirrorSessions
 from monitor.decode.tcp_stream import tcp_seq
 from monitor.decode.tunnels import GENEVE_PORTS, VXLAN_PORTS, udp_port_table
@@ -43,6 +42,7 @@ from monitor.model import (
     FrameBatch,
     Verdict,
 )
+from monitor.partition import SharedFrames
 
 LOCAL_VERDICTS = (Verdict.INTERNAL, Verdict.SERVICE, Verdict.DISCOVERY)
 _SLOW_PORT = np.zeros(65536, dtype=np.bool_)
@@ -119,9 +119,17 @@ class Pipeline:
         self._next_snapshot = 0.0
 
     # -- the batch path -------------------------------------------------------------
-    def process(self, batch: FrameBatch) -> None:
-        """Account one batch of frames."""
+    def process(
+        self, batch: FrameBatch, now: float | None = None, shared: SharedFrames | None = None
+    ) -> None:
+        """Account one batch of frames. A partition (``monitor/partition.py``) passes its
+        share, the whole batch's packet time as ``now`` and the other partitions' DNS and
+        discovery frames as ``shared``: the inspector reads those in frame order."""
         if len(batch) == 0:
+            if shared is not None:
+                shared.run(self.inspector)
+            if now is not None:
+                self.tick(now)
             return
         d = decode_batch(batch, self.udp_ports)
         self.packets += len(batch)
@@ -148,8 +156,8 @@ class Pipeline:
         for flow in result.promoted:
             if not flow.settled:
                 self._unsettled[flow.uid] = flow
-        touched = self._dissect(d, result)
-        now = float(batch.ts.max())
+        touched = self._dissect(d, result, shared)
+        now = float(batch.ts.max()) if now is None else now
         self.flow_count += len(result.light_new)
         for flow in result.new:
             self.flow_count += 1
@@ -170,7 +178,9 @@ class Pipeline:
         self.tick(now)
         self.last_result = result
 
-    def _dissect(self, d: DecodedBatch, result: BatchResult) -> list[FlowState]:
+    def _dissect(
+        self, d: DecodedBatch, result: BatchResult, shared: SharedFrames | None = None
+    ) -> list[FlowState]:
         """Run the dissectors on head frames and on frames of the slow-path ports."""
         slow = (result.head_mask | _SLOW_PORT[d.sport] | _SLOW_PORT[d.dport]) & (d.payload_len > 0)
         batch = d.batch
@@ -184,33 +194,26 @@ class Pipeline:
         for i, l2, l3, ts, src_port, dst_port, start, length, low in zip(
             *(c.tolist() for c in columns), strict=True
         ):
+            if shared is not None:
+                shared.run(self.inspector, before=i)
             flow = result.flow_of(i)
             if flow is None:
                 continue
             from_orig = low == flow.orig_is_low
             if l2 >= 0 and l3 - l2 >= 14:  # the Ethernet header is whole (its IP follows it)
                 sender = flow.orig_addr if from_orig else flow.resp_addr
-                self.devices.learn_mac(sender, data[l2 + 6 : l2 + 12].hex(":"))
+                self.devices.learn_mac(sender, data[l2 + 6 : l2 + 12].hex(":"), ts)
             seq = tcp_seq(data, l3, start) if flow.proto == 6 else -1
             self.inspector.inspect(
                 flow, bytes(data[start : start + length]), ts, from_orig, src_port, dst_port, seq
             )
             touched[flow.uid] = flow
+        if shared is not None:
+            shared.run(self.inspector)
         self.inspector.follow.run(d, result, slow, touched)  # TLS past the head
         if self.settings.fingerprint:
-            self._layer2_discovery(d)
+            self.inspector.layer2_discovery(d)
         return list(touched.values())
-
-    def _layer2_discovery(self, d: DecodedBatch) -> None:
-        """Hikvision SADP over raw Ethernet (EtherType 0x8033) has no IP flow."""
-        batch = d.batch
-        for i in np.flatnonzero((d.ethertype == ETH_SADP) & (d.l2 >= 0)).tolist():
-            l2, l3 = int(d.l2[i]), int(d.l3[i])
-            end = int(batch.offset[i] + batch.caplen[i])
-            info = parse_sadp_ether(bytes(batch.data[l3:end]))
-            if info is not None:
-                sender = bytes(batch.data[l2 + 6 : l2 + 12]).hex(":")
-                self.inspector.remember_discovery(float(batch.ts[i]), sender, info)
 
     # -- settling and counting --------------------------------------------------------
     def _decided(self, flow: FlowState, now: float) -> bool:
@@ -353,7 +356,7 @@ class Pipeline:
         self.inspector.follow.forget(flow)
         if self.flow_sink is not None:
             self.flow_sink.flow(flow, reason)
-        self._account_devices(flow)
+        self.devices.account_flow(flow)  # per-host totals: each closed-network end
         catalog = self.classifier.catalog
         for kind, (name, endpoint) in zip(flow.finding_kinds, flow.finding_details, strict=True):
             ep = catalog.endpoint(endpoint) if endpoint else None
@@ -371,10 +374,6 @@ class Pipeline:
         for flow in self.table.promote(slots):
             if not flow.settled:
                 self._unsettled[flow.uid] = flow
-
-    def _account_devices(self, flow: FlowState) -> None:
-        """Per-host totals for the report: every closed-network end of the flow."""
-        self.devices.account_flow(flow)
 
     def flagged_frames(self) -> np.ndarray | None:
         """Mask of the last processed batch's frames whose flow has raised a finding.

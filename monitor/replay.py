@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from monitor.audit import DEFAULT_GAP_THRESHOLD
 from monitor.capture.gaps import GapTracker
-from monitor.capture.merge import slice_batch
+from monitor.capture.merge import split_at_ticks
 from monitor.capture.offline import OfflineSource
 from monitor.capture.writer import open_capture_writer
 from monitor.classify.catalog import VendorCatalog
@@ -18,7 +19,7 @@ from monitor.config import Policy
 from monitor.decode.frames import decode_batch
 from monitor.flow.ended import FlowEndSink
 from monitor.flow.key import flow_keys
-from monitor.model import AuditResult, FrameBatch
+from monitor.model import AuditResult
 from monitor.pipeline import Pipeline, PipelineSettings
 
 Progress = Callable[[int, int, float], None]  # packets, bytes, seconds elapsed
@@ -26,11 +27,16 @@ Progress = Callable[[int, int, float], None]  # packets, bytes, seconds elapsed
 
 @dataclass(slots=True)
 class ReplayRun:
-    """The result of a replay plus what a second pass needs (flagged flows, link types)."""
+    """The result of a replay plus what the evidence pass needs: the flagged flows (flow
+    key, first and last packet time; light flows as arrays of them), the decoder's UDP
+    tunnel ports and the link types seen. ``pipeline`` is the one that ran (None for a
+    run merged from partitions)."""
 
     result: AuditResult
-    pipeline: Pipeline
+    flagged: list[tuple[Any, Any, Any]]
+    udp_ports: np.ndarray
     linktypes: set[int]
+    pipeline: Pipeline | None = None
 
 
 def run_replay(
@@ -47,8 +53,9 @@ def run_replay(
     """Stream every input through the pipeline, in timestamp order across files.
 
     Inputs are hashed (SHA-256) while they are read (unless ``hash_inputs`` is False); an
-    input with the same content as an earlier one is skipped. Stretches of packet time longer than ``gap_threshold``
-    seconds without a packet (None or 0: not looked for) are noted in ``result.gaps``.
+    input with the same content as an earlier one is skipped. Stretches of packet time
+    longer than ``gap_threshold`` seconds without a packet (None or 0: not looked for)
+    are noted in ``result.gaps``.
     ``flow_sink`` (``--eve``) takes every flow as it ends.
     """
     source = OfflineSource(list(paths), batch_size=batch_size, hash_inputs=hash_inputs)
@@ -62,7 +69,7 @@ def run_replay(
     for whole in source.batches():
         linktypes.add(whole.linktype)
         gaps.add(whole.ts)
-        for batch in _split_at_ticks(whole, interval):
+        for batch in split_at_ticks(whole, interval):
             pipe.process(batch)
         if progress is not None and time.monotonic() - last_report > 0.5:
             last_report = time.monotonic()
@@ -78,7 +85,7 @@ def run_replay(
         packets=pipe.packets,
         bytes=pipe.bytes,
         flow_count=pipe.flow_count,
-        devices=sorted(pipe.devices.merged_devices(), key=lambda d: _ip_sort_key(d.ip)),
+        devices=sorted(pipe.devices.merged_devices(), key=lambda d: ip_sort_key(d.ip)),
         findings=sorted(
             pipe.findings.findings(), key=lambda f: (f.first_ts, f.kind.value, f.device)
         ),
@@ -88,32 +95,16 @@ def run_replay(
         mirror_sessions=pipe.mirror.summary(),
         decode_errors=dict(pipe.counters.decode_errors),
         devices_overflow=pipe.devices.overflow.count(),
-        silent_hosts=sorted(pipe.devices.silent.values(), key=lambda d: _ip_sort_key(d.ip)),
+        silent_hosts=sorted(pipe.devices.silent.values(), key=lambda d: ip_sort_key(d.ip)),
         silent_overflow=pipe.devices.silent_overflow.count(),
         flow_evictions=pipe.table.evictions,
         readable=source.any_readable,
         gaps=gaps.summary,
     )
-    return ReplayRun(result, pipe, linktypes)
+    return ReplayRun(result, pipe.flagged, pipe.udp_ports, linktypes, pipe)
 
 
-def _split_at_ticks(batch: FrameBatch, interval: float | None) -> Iterator[FrameBatch]:
-    """Cut a batch where packet time crosses a multiple of ``interval``, so metric
-    snapshots land on their tick even when one batch spans minutes of a quiet capture."""
-    if not interval or len(batch) == 0:
-        yield batch
-        return
-    first, last = float(batch.ts[0]), float(batch.ts[-1])
-    ticks = np.arange((first // interval + 1) * interval, last, interval)
-    cuts = np.searchsorted(batch.ts, ticks, side="left").tolist() if ticks.size else []
-    start = 0
-    for cut in [*cuts, len(batch)]:
-        if cut > start:
-            yield slice_batch(batch, start, cut)
-            start = cut
-
-
-def _ip_sort_key(ip: str) -> tuple[int, str]:
+def ip_sort_key(ip: str) -> tuple[int, str]:
     return (1 if ":" in ip else 0, ".".join(p.zfill(3) for p in ip.split(".")))
 
 
@@ -126,7 +117,7 @@ def write_evidence(run: ReplayRun, paths: Sequence[str], out_path: str) -> int:
     if len(inputs) == len(paths):
         paths = [p for p, s in zip(paths, inputs, strict=True) if s.duplicate_of is None]
     intervals: dict[int, list[tuple[float, float]]] = {}
-    for key, first, last in run.pipeline.flagged:
+    for key, first, last in run.flagged:
         if isinstance(key, np.ndarray):  # light flows: arrays of them
             for k, a, b in zip(key.tolist(), first.tolist(), last.tolist(), strict=True):
                 intervals.setdefault(k, []).append((a, b))
@@ -138,7 +129,7 @@ def write_evidence(run: ReplayRun, paths: Sequence[str], out_path: str) -> int:
         if not intervals:
             return 0
         for batch in OfflineSource(list(paths), skip_duplicates=False).batches():
-            d = decode_batch(batch, run.pipeline.udp_ports)
+            d = decode_batch(batch, run.udp_ports)
             keys, _ = flow_keys(d)
             candidates = np.flatnonzero(d.ip & np.isin(keys, wanted))
             if candidates.size == 0:

@@ -22,6 +22,22 @@ def slice_batch(batch: FrameBatch, start: int, stop: int) -> FrameBatch:
     )
 
 
+def split_at_ticks(batch: FrameBatch, interval: float | None) -> Iterator[FrameBatch]:
+    """Cut a batch where packet time crosses a multiple of ``interval``, so metric
+    snapshots land on their tick even when one batch spans minutes of a quiet capture."""
+    if not interval or len(batch) == 0:
+        yield batch
+        return
+    first, last = float(batch.ts[0]), float(batch.ts[-1])
+    ticks = np.arange((first // interval + 1) * interval, last, interval)
+    cuts = np.searchsorted(batch.ts, ticks, side="left").tolist() if ticks.size else []
+    start = 0
+    for cut in [*cuts, len(batch)]:
+        if cut > start:
+            yield slice_batch(batch, start, cut)
+            start = cut
+
+
 def _next_nonempty(it: Iterator[FrameBatch]) -> FrameBatch | None:
     for batch in it:
         if len(batch):

@@ -85,8 +85,15 @@ def _conflict(name: str, declared: str, observed: str, evidence: list[DeviceFact
 
 
 def ordered(evidence: list[DeviceFact]) -> list[DeviceFact]:
+    """Strongest first; equals by value and source, so the order does not depend on the
+    order the flows that told them ended in (nor on how a replay was partitioned)."""
     unique = list(dict.fromkeys(evidence))
     return sorted(
         unique,
-        key=lambda f: (_FACT_ORDER.get(f.fact, 99), _CONF_ORDER.get(f.confidence, 9)),
+        key=lambda f: (
+            _FACT_ORDER.get(f.fact, 99),
+            _CONF_ORDER.get(f.confidence, 9),
+            f.value,
+            f.source,
+        ),
     )

@@ -22,6 +22,7 @@ Devices as people think of them:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ class DeviceBook:
     _shared_macs: frozenset[str] = frozenset()
     _sources: dict[str, set[str]] = field(default_factory=dict)  # MAC -> addresses it sent from
     tls_clients: TlsClients = field(init=False)  # TLS client fingerprints (tls_clients.py)
+    macs_learned: dict[str, tuple[float, str]] = field(default_factory=dict)  # ip -> (ts, mac)
 
     def __post_init__(self) -> None:
         self.groups = GroupAddresses(self.policy)
@@ -228,13 +230,16 @@ class DeviceBook:
         """Whether ``ip`` is counted under ``other`` (beyond the device limit)."""
         return ip not in self.devices and self.labels(ip)[0] == OTHER_LABEL
 
-    def learn_mac(self, ip: str, mac: str) -> None:
-        """Remember the MAC a closed-network host sends from (first one wins)."""
+    def learn_mac(self, ip: str, mac: str, ts: float | None = None) -> None:
+        """Remember the MAC a closed-network host sends from (first one wins; ``ts``: the
+        packet time of the frame it came in, kept in ``macs_learned``; none for a MAC a
+        DHCP or discovery binding gave)."""
         if ip in self._mac_done or self.groups.kind(ip) is not None or self.is_other(ip):
             return
         self._mac_done.add(ip)
         if not self.policy.is_closed(ip):
             return
+        self.macs_learned[ip] = (math.inf if ts is None else ts, mac)
         sources = self._sources.setdefault(mac, set())
         if len(sources) < MAX_SOURCES:
             sources.add(ip)

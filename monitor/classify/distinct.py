@@ -83,3 +83,15 @@ class DistinctCount:
         if estimate <= 2.5 * _M and zeros:
             estimate = _M * math.log(_M / zeros)  # linear counting for small cardinalities
         return max(round(estimate), self.limit)
+
+    def update(self, other: DistinctCount) -> None:
+        """Count every value ``other`` counted (a sketch takes the larger register)."""
+        if other._exact is not None:
+            self.add_many(other._exact)
+            return
+        if self._exact is not None:
+            self._to_sketch()
+        assert self._registers is not None and other._registers is not None
+        for i, rank in enumerate(other._registers):
+            if rank > self._registers[i]:
+                self._registers[i] = rank

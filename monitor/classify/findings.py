@@ -27,11 +27,13 @@ from monitor.model import Finding, FindingKind
 from monitor.text import plural
 
 Key = tuple[str, str, str | None, int | None, str]  # device, kind, peer, peer_port, proto
+Rank = tuple[float, str, float, int, int]  # see _rank
 PROTO_NUMBERS = {"tcp": 6, "udp": 17}
 DeviceKind = tuple[str, str]
 MAX_FINDINGS = 256  # per device and kind, before further peers fold into a summary
 MAX_PER_KIND = 4096  # per kind over all devices, likewise
 SAMPLE_PEERS = 5
+_TAKEN = ("peer_name", "query_name", "ja3", "ja3s", "ja4", "tls_certificate")
 
 
 @dataclass(slots=True)
@@ -56,6 +58,7 @@ class FindingBook:
     _per_device_kind: dict[DeviceKind, int] = field(default_factory=dict)
     _per_kind: dict[str, int] = field(default_factory=dict)
     _summaries: dict[DeviceKind, _Summary] = field(default_factory=dict)
+    _taken_at: dict[tuple[Key, str], Rank] = field(default_factory=dict)  # see _take
     # own keys with an IPv4 peer, packed as peer << 24 | port << 8 | proto (add_rows)
     _packed: dict[DeviceKind, dict[int, Key]] = field(default_factory=dict)
 
@@ -64,12 +67,12 @@ class FindingBook:
         key = (f.device, f.kind.value, f.peer, f.peer_port, f.proto)
         have = self._entries.get(key)
         if have is not None:
-            _take_tls(have, f, earliest=f.first_ts < have.first_ts)
-            if f.first_ts < have.first_ts:  # the earliest flow names and describes it
-                have.peer_name = f.peer_name or have.peer_name
-                have.query_name = f.query_name or have.query_name
+            self._take(key, have, f)
+            rank = _rank(f)
+            if rank < self._taken_at.get((key, "flow"), rank):  # the earliest flow describes it
                 have.flow_uid, have.flow_ref = f.flow_uid, f.flow_ref
                 self._bases[key] = _base(f)
+                self._taken_at[(key, "flow")] = rank
             _merge(have, f)
             return have
         dk = (f.device, f.kind.value)
@@ -78,6 +81,8 @@ class FindingBook:
             self._per_kind[dk[1]] = self._per_kind.get(dk[1], 0) + 1
             entry = dataclasses.replace(f)
             self._entries[key] = entry
+            self._taken_at[(key, "flow")] = _rank(f)
+            self._take(key, entry, f)
             self._bases[key] = _base(f)
             peer, number = v4_int(f.peer), PROTO_NUMBERS.get(f.proto)
             if peer is not None and number is not None and f.peer_port is not None:
@@ -85,6 +90,19 @@ class FindingBook:
                 self._packed.setdefault(dk, {})[packed] = key
             return entry
         return self._fold(dk, f)
+
+    def _take(self, key: Key, into: Finding, f: Finding) -> None:
+        """Names, TLS fingerprints and certificate: each from the earliest flow that showed
+        it (an unanswered attempt has none), whatever order the flows end in."""
+        rank = _rank(f)
+        for name in _TAKEN:
+            value = getattr(f, name)
+            if value is None:
+                continue
+            at = self._taken_at.get((key, name))
+            if at is None or rank < at:
+                setattr(into, name, value)
+                self._taken_at[(key, name)] = rank
 
     def _fold(self, dk: DeviceKind, f: Finding) -> Finding:
         summary = self._summaries.get(dk)
@@ -294,13 +312,10 @@ class FindingBook:
         self._summaries.clear()
 
 
-def _take_tls(into: Finding, f: Finding, earliest: bool) -> None:
-    """The TLS fingerprints and certificate of the earliest flow, else of the first flow
-    that showed them (an unanswered attempt has none)."""
-    for name in ("ja3", "ja3s", "ja4", "tls_certificate"):
-        value = getattr(f, name)
-        if value is not None and (earliest or getattr(into, name) is None):
-            setattr(into, name, value)
+def _rank(f: Finding) -> Rank:
+    """Which of two flows is the earlier: by first packet, then (the same moment, in two
+    inputs) by what the flows are, never by the order they were added in."""
+    return (f.first_ts, f.community_id or "", f.last_ts, f.packets, f.bytes)
 
 
 def _merge(into: Finding, f: Finding) -> None:

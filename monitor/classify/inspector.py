@@ -11,6 +11,8 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from monitor.classify.catalog import VendorCatalog
 from monitor.classify.evidence import describe_mapping
 from monitor.classify.names import NameCache
@@ -18,7 +20,8 @@ from monitor.classify.tls_follow import TlsFollower
 from monitor.classify.tls_inspect import TlsDissector
 from monitor.decode import dhcp, dns, http, natpmp, upnp
 from monitor.decode.addresses import is_dotted_quad
-from monitor.decode.discovery import DiscoveryInfo, dissect_discovery
+from monitor.decode.discovery import DiscoveryInfo, dissect_discovery, parse_sadp_ether
+from monitor.decode.frames import ETH_SADP, DecodedBatch
 from monitor.flow.state import FlowState, Observation
 from monitor.model import IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP
 
@@ -99,6 +102,25 @@ class Inspector:
         sport: int,
         dport: int,
     ) -> None:
+        self._announcement(flow, payload, ts, src, sport, dport)
+        if dport == 1900 and payload.startswith(b"M-SEARCH"):
+            msg = upnp.parse_ssdp(payload)
+            if msg is not None and upnp.is_igd_search(msg):
+                flow.observations.append(Observation(ts, "igd_search", msg.st or msg.nt or ""))
+        if from_orig and dport == 5351:
+            mapping = natpmp.parse_natpmp_or_pcp(payload)
+            if mapping is not None:
+                flow.observations.append(
+                    Observation(ts, "upnp_mapping", "NAT-PMP/PCP", describe_mapping(mapping))
+                )
+        self.tls.quic(flow, payload, ts, from_orig)
+        if from_orig:
+            self._signature(flow, payload, ts)
+
+    def _announcement(
+        self, flow: FlowState, payload: bytes, ts: float, src: str, sport: int, dport: int
+    ) -> None:
+        """Discovery and DHCP datagrams: facts about their sender."""
         for port in (dport, sport) if self.fingerprint else ():
             if port not in DISCOVERY_PORTS:
                 continue
@@ -116,19 +138,38 @@ class Inspector:
             message = dhcp.parse_dhcp(payload)
             if message is not None:
                 self.on_dhcp(ts, src, message)
-        if dport == 1900 and payload.startswith(b"M-SEARCH"):
-            msg = upnp.parse_ssdp(payload)
-            if msg is not None and upnp.is_igd_search(msg):
-                flow.observations.append(Observation(ts, "igd_search", msg.st or msg.nt or ""))
-        if from_orig and dport == 5351:
-            mapping = natpmp.parse_natpmp_or_pcp(payload)
-            if mapping is not None:
-                flow.observations.append(
-                    Observation(ts, "upnp_mapping", "NAT-PMP/PCP", describe_mapping(mapping))
-                )
-        self.tls.quic(flow, payload, ts, from_orig)
-        if from_orig:
-            self._signature(flow, payload, ts)
+
+    def shared(
+        self, proto: int, src: str, sport: int, dst: str, dport: int, payload: bytes, ts: float
+    ) -> None:
+        """A DNS or discovery datagram of a flow another partition accounts (replay
+        ``--jobs``): learn the names it answers and the facts it announces, as
+        :meth:`inspect` would, on a flow of its own that nothing keeps."""
+        flow = FlowState(0, "", proto, src, sport, dst, dport, True, ts, ts)
+        keep_log, errors = self.keep_name_log, self.errors
+        self.keep_name_log = False  # the owning partition logs the names
+        try:
+            if sport in DNS_PORTS or dport in DNS_PORTS:
+                if proto == IPPROTO_UDP:
+                    self._dns(flow, payload, ts)
+                elif proto == IPPROTO_TCP and 53 in (sport, dport):
+                    for msg in dns.parse_dns_tcp(payload):
+                        self._dns_message(flow, msg, ts)
+            if proto == IPPROTO_UDP:
+                self._announcement(flow, payload, ts, src, sport, dport)
+        finally:
+            self.keep_name_log, self.errors = keep_log, errors
+
+    def layer2_discovery(self, d: DecodedBatch) -> None:
+        """Hikvision SADP over raw Ethernet (EtherType 0x8033) has no IP flow."""
+        batch = d.batch
+        for i in np.flatnonzero((d.ethertype == ETH_SADP) & (d.l2 >= 0)).tolist():
+            l2, l3 = int(d.l2[i]), int(d.l3[i])
+            end = int(batch.offset[i] + batch.caplen[i])
+            info = parse_sadp_ether(bytes(batch.data[l3:end]))
+            if info is not None:
+                sender = bytes(batch.data[l2 + 6 : l2 + 12]).hex(":")
+                self.remember_discovery(float(batch.ts[i]), sender, info)
 
     def remember_discovery(self, ts: float, sender: str, info: DiscoveryInfo) -> None:
         """Keep the latest announcement per (sender, protocol); bounded like every cache."""

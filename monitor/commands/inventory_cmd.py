@@ -169,6 +169,7 @@ def _comment_safe(line: str) -> str:
 
 
 def _services(run: ReplayRun, inside: list[DeviceSummary], silent: list[str]) -> list[str]:
+    assert run.pipeline is not None  # inventory replays in one process
     prints = run.pipeline.prints
     ips = [a for d in inside for a in d.addresses or [d.ip]]
     listed = {*ips, *silent}

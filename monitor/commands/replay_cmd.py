@@ -6,20 +6,18 @@ import argparse
 import logging
 import sys
 
-from monitor.classify.catalog import load_catalog
+from monitor.classify.catalog import VendorCatalog, load_catalog
 from monitor.commands import tune_gc
 from monitor.commands.outputs import check_replay_outputs
 from monitor.commands.pipes import stdout_to_reader
 from monitor.config import Policy
 from monitor.pipeline import PipelineSettings
 from monitor.provenance import add_evidence, build_provenance
-from monitor.replay import run_replay, write_evidence
+from monitor.replay import ReplayRun, run_replay, write_evidence
 from monitor.report import write_report
 from monitor.report._common import sorted_findings
 from monitor.report.eve_file import EveFile
 from monitor.report.json_report import write_json
-from monitor.report.markdown import render_markdown
-from monitor.report.openmetrics import write_openmetrics
 
 log = logging.getLogger(__name__)
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 3
@@ -33,6 +31,33 @@ def _progress(packets: int, nbytes: int, seconds: float) -> None:
     sys.stderr.flush()
 
 
+def _run_partitioned(
+    args: argparse.Namespace,
+    policy: Policy,
+    catalog: VendorCatalog,
+    settings: PipelineSettings,
+    eve: EveFile | None,
+) -> ReplayRun:
+    """``--jobs N`` / ``--scheduler``: the flow-hash partitions, run and merged."""
+    from monitor.replay_jobs import partition_specs, run_jobs  # multiprocessing, dask
+
+    specs = partition_specs(
+        args.pcaps,
+        policy,
+        settings,
+        args.jobs,
+        gap_threshold=args.gap_threshold,
+        eve=eve is not None,
+    )
+    run, parts = run_jobs(
+        specs, catalog, hash_inputs=not args.no_input_hash, scheduler=args.scheduler
+    )
+    if eve is not None:
+        for part in sorted(parts, key=lambda p: p.index):
+            eve.take(part.eve_lines, part.eve_flows)
+    return run
+
+
 def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineSettings) -> int:
     """Audit ``args.pcaps`` under ``policy``; return the contract's exit status."""
     check_replay_outputs(args)  # before the first packet is read
@@ -43,16 +68,19 @@ def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineS
     gaps = args.gap_threshold
     eve = EveFile(args.eve, policy.site) if args.eve else None  # flow events as flows end
     try:
-        run = run_replay(
-            args.pcaps,
-            policy,
-            catalog,
-            settings,
-            progress,
-            gap_threshold=gaps,
-            flow_sink=eve,
-            hash_inputs=not args.no_input_hash,
-        )
+        if args.jobs > 1 or args.scheduler:
+            run = _run_partitioned(args, policy, catalog, settings, eve)
+        else:
+            run = run_replay(
+                args.pcaps,
+                policy,
+                catalog,
+                settings,
+                progress,
+                gap_threshold=gaps,
+                flow_sink=eve,
+                hash_inputs=not args.no_input_hash,
+            )
         if eve is not None:
             eve.write_alerts(sorted_findings(run.result))
     finally:
@@ -73,6 +101,8 @@ def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineS
             write_json(result, sys.stdout)
             sys.stdout.write("\n")
         elif not args.quiet:
+            from monitor.report.markdown import render_markdown  # not loaded for --json
+
             sys.stdout.write(render_markdown(result))
     for report in args.report or ():
         write_report(result, report)
@@ -81,6 +111,8 @@ def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineS
 
         write_flows(result.flows, args.flows)
     if args.metrics_out:
+        from monitor.report.openmetrics import write_openmetrics  # only when asked
+
         with open(args.metrics_out, "w", encoding="utf-8") as fp:
             write_openmetrics(result.snapshots, policy.site, fp)  # type: ignore[arg-type]
     if result.verdict == "no_data":  # not a single packet: never clean

@@ -106,7 +106,8 @@ def check(rec: Recorded, base: str) -> tuple[str, str]:
         return "missing", f"cannot read {path}: {exc.strerror or exc}"
     where = "" if path == rec.path else f"found at {path}"
     if rec.sha256 is None:
-        return "changed", "no SHA-256 recorded: the replay ran with --no-input-hash or could not read it"
+        why = "the replay ran with --no-input-hash or could not read it"
+        return "changed", f"no SHA-256 recorded: {why}"
     if digest != rec.sha256.lower():
         detail = f"sha256 {digest}, recorded {rec.sha256}"
         return "changed", f"{detail}; {where}" if where else detail

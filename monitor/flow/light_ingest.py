@@ -48,6 +48,7 @@ class LightIngest:
     evictions: int
     created: int
     _uid_seq: int
+    uid_step: int
 
     def __len__(self) -> int:
         return len(self.flows) + len(self.light)
@@ -144,8 +145,9 @@ class LightIngest:
         light = self.light
         slots = light.allocate(g.keys[idx])
         c = light.cols
-        c["uid"][slots] = self._uid_seq + 1 + np.arange(idx.size)
-        self._uid_seq += idx.size
+        step = self.uid_step
+        c["uid"][slots] = self._uid_seq + step * (1 + np.arange(idx.size))
+        self._uid_seq += step * idx.size
         self.created += idx.size
         c["first_ts"][slots] = g.first_ts[idx]
         c["last_ts"][slots] = g.first_ts[idx]

@@ -53,7 +53,13 @@ class FlowTable(LightIngest):
     evictions: int = 0
     created: int = 0
     collisions: int = 0
+    uid_step: int = 1  # partition i of n numbers its flows i+1, i+1+n, ... (replay --jobs)
     _uid_seq: int = 0
+
+    def number_flows(self, first: int, step: int) -> None:
+        """Number the flows ``first``, ``first + step``, ... (unique across partitions)."""
+        self.uid_step = step
+        self._uid_seq = first - step
 
     def ingest(self, d: DecodedBatch) -> BatchResult:
         """Account every IP frame of ``d`` to its flow; pick the head frames to dissect."""
@@ -164,7 +170,7 @@ class FlowTable(LightIngest):
         proto = int(d.proto[rep])
         flags = int(d.tcp_flags[rep])
         sender_is_orig = self._sender_is_orig(i, g, rep_low, sport, dport, proto, flags, error)
-        self._uid_seq += 1
+        self._uid_seq += self.uid_step
         self.created += 1
         if sender_is_orig:
             o, op, r, rp, orig_low = src, sport, dst, dport, rep_low

@@ -44,6 +44,11 @@ class EveFile:
             self._fp.write("".join(lines).encode("utf-8"))
             self.flows += len(lines)
 
+    def take(self, lines: bytes, flows: int) -> None:
+        """Flow events worded elsewhere (a partition of ``replay --jobs``): ``flows`` lines."""
+        self._fp.write(lines)
+        self.flows += flows
+
     def write_alerts(self, findings: list[Finding]) -> None:
         """One alert per finding, in the given order."""
         for f in findings:

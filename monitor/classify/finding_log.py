@@ -1,0 +1,88 @@
+"""The findings of one partition of a replay, kept as calls for the merge to replay.
+
+A :class:`~monitor.classify.findings.FindingBook` is bounded per device and kind, and
+which flows get a finding of their own depends on the order they end in. A partition
+(``replay --jobs``) therefore does not aggregate: :class:`FindingLog` stands in for the
+book and keeps each call with the number of the batch it came in; the merge replays the
+calls of every partition into one book, batch by batch, so the bounds apply to the whole
+capture as they do in a single process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.classify.findings import FindingBook
+from monitor.model import Finding, FindingKind
+
+Call = tuple[int, int, Finding | dict[str, Any]]  # batch number, order in the batch, call
+
+
+@dataclass(slots=True)
+class FindingLog:
+    """FindingBook's interface, recording instead of aggregating."""
+
+    batch: int = 0  # the batch now being processed (set by the partition's driver)
+    calls: list[Call] = field(default_factory=list)
+
+    def add(self, f: Finding) -> Finding:
+        """Keep one flow's finding."""
+        self.calls.append((self.batch, len(self.calls), f))
+        return f
+
+    def fold_if_full(self, f: Finding) -> bool:
+        """Never folds here: the merged book decides (see :meth:`FindingBook.add`)."""
+        return False
+
+    def add_rows(
+        self,
+        *,
+        device: str,
+        kind: FindingKind,
+        peers: npt.NDArray[np.uint64],
+        ports: npt.NDArray[np.int64],
+        first_ts: npt.NDArray[np.float64],
+        last_ts: npt.NDArray[np.float64],
+        packets: npt.NDArray[np.int64],
+        sizes: npt.NDArray[np.int64],
+        answered: npt.NDArray[np.bool_],
+        describe: Callable[[int], Finding],
+    ) -> None:
+        """Keep many light flows' findings, with the wording of every row the book may
+        ask for: the earliest flow of each key (as :meth:`FindingBook.add_rows` picks)."""
+        packed = (peers << np.uint64(24)) | (ports.astype(np.uint64) << np.uint64(8))
+        _, inverse = np.unique(packed, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        order = np.lexsort((first_ts, inverse))
+        earliest = order[np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])]
+        words = {i: describe(i) for i in earliest.tolist()}
+        call = {
+            "device": device, "kind": kind, "peers": peers, "ports": ports,
+            "first_ts": first_ts, "last_ts": last_ts, "packets": packets, "sizes": sizes,
+            "answered": answered, "words": words,
+        }  # fmt: skip
+        self.calls.append((self.batch, len(self.calls), call))
+
+
+def replay_calls(book: FindingBook, logs: Iterable[FindingLog]) -> FindingBook:
+    """Apply the calls of every partition's log to ``book``: batch by batch, partition by
+    partition within a batch, in call order within a partition."""
+    keyed = [
+        (batch, part, order, call)
+        for part, log in enumerate(logs)
+        for batch, order, call in log.calls
+    ]
+    keyed.sort(key=lambda k: k[:3])
+    for _, _, _, call in keyed:
+        if isinstance(call, Finding):
+            book.add(call)
+            continue
+        rows = dict(call)
+        words = rows.pop("words")
+        book.add_rows(**rows, describe=words.__getitem__)
+    return book

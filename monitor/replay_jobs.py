@@ -1,0 +1,143 @@
+"""``replay --jobs N`` and ``replay --scheduler ADDRESS``: the partitions, run and merged.
+
+With ``--jobs N`` the N partitions (:mod:`monitor.partition`) run in N forked processes
+of this machine; with ``--scheduler`` they run as tasks of a Dask distributed cluster
+(the optional extra ``[distributed]``), whose workers read the inputs from the same
+paths. Either way the results are merged here (:mod:`monitor.replay_merge`) into the
+ReplayRun one process would have made, flow ids aside. The inputs' SHA-256 is taken by
+this process meanwhile, on a thread of its own, so the partitions read without hashing.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from monitor.audit import DEFAULT_GAP_THRESHOLD
+from monitor.capture.hashing import sha256_file
+from monitor.classify.catalog import VendorCatalog
+from monitor.config import Policy
+from monitor.flow import key as flow_key
+from monitor.partition import Partition
+from monitor.pipeline import PipelineSettings
+from monitor.replay import ReplayRun
+from monitor.replay_merge import merge_partitions
+from monitor.replay_partition import PartitionResult, PartitionSpec, run_partition
+
+log = logging.getLogger(__name__)
+
+
+def partition_specs(
+    paths: Sequence[str],
+    policy: Policy,
+    settings: PipelineSettings,
+    count: int,
+    *,
+    gap_threshold: float | None = DEFAULT_GAP_THRESHOLD,
+    eve: bool = False,
+) -> list[PartitionSpec]:
+    """One spec per partition, all with this process's flow-key seed.
+
+    A flow table of ``--max-flows M`` becomes ``count`` tables of M/count (rounded up):
+    the run keeps about the flows one process would.
+    """
+    flows = settings.flows
+    per_part = -(-flows.max_flows // count)
+    part_settings = PipelineSettings(
+        flows=type(flows)(**{**_fields(flows), "max_flows": per_part}),
+        settle_seconds=settings.settle_seconds,
+        sweep_seconds=settings.sweep_seconds,
+        snapshot_seconds=settings.snapshot_seconds,
+        keep_records=settings.keep_records,
+        keep_names=settings.keep_names,
+        fingerprint=settings.fingerprint,
+        light_flows=settings.light_flows,
+    )
+    return [
+        PartitionSpec(
+            paths=tuple(paths),
+            policy=policy,
+            settings=part_settings,
+            partition=Partition(i, count),
+            seed=flow_key.SEED,
+            gap_threshold=gap_threshold,
+            eve=eve,
+            site=policy.site,
+        )
+        for i in range(count)
+    ]
+
+
+def _fields(obj: object) -> dict[str, object]:
+    from dataclasses import fields
+
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}  # type: ignore[arg-type]
+
+
+def run_jobs(
+    specs: list[PartitionSpec],
+    catalog: VendorCatalog,
+    *,
+    hash_inputs: bool = True,
+    scheduler: str | None = None,
+) -> tuple[ReplayRun, list[PartitionResult]]:
+    """Run ``specs`` (local processes, or tasks of the Dask ``scheduler``) and merge them.
+
+    Returns the merged run and the partitions' results (their EVE lines, for ``--eve``).
+    """
+    paths = list(specs[0].paths)
+    if scheduler is not None:
+        from monitor.replay_dask import run_on_cluster  # dask only when asked for
+
+        with _hashing(paths, hash_inputs) as digests:
+            results = run_on_cluster(scheduler, specs)
+    else:
+        context = mp.get_context("fork")  # workers inherit the loaded modules
+        # the pool forks before the hashing thread starts
+        with context.Pool(len(specs)) as pool, _hashing(paths, hash_inputs) as digests:
+            results = pool.map(run_partition, specs, chunksize=1)
+    run = merge_partitions(results, specs[0].policy, catalog)
+    for summary, digest in zip(run.result.inputs, digests.result(), strict=True):
+        if summary.sha256 is None and summary.format and summary.duplicate_of is None:
+            summary.sha256 = digest
+    by_path = {s.path: s.sha256 for s in run.result.inputs if s.duplicate_of is None}
+    for summary in run.result.inputs:
+        if summary.duplicate_of is not None:
+            summary.sha256 = by_path.get(summary.duplicate_of, summary.sha256)
+    return run, results
+
+
+class _hashing:
+    """SHA-256 of each input on a thread of this process (None when not wanted or not
+    readable), while the partitions run; ``result()`` waits for it."""
+
+    def __init__(self, paths: list[str], wanted: bool) -> None:
+        self.paths = paths
+        self.wanted = wanted
+        self.pool: ThreadPoolExecutor | None = None
+        self.future: Future[list[str | None]] | None = None
+
+    def __enter__(self) -> _hashing:
+        if self.wanted:
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+            self.future = self.pool.submit(lambda: [_digest(p) for p in self.paths])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+
+    def result(self) -> list[str | None]:
+        """The digests, in input order."""
+        if self.future is None:
+            return [None] * len(self.paths)
+        return self.future.result()
+
+
+def _digest(path: str) -> str | None:
+    try:
+        return sha256_file(path)
+    except OSError:
+        return None

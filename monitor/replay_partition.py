@@ -1,0 +1,182 @@
+"""One partition of a replay (``--jobs``, ``--scheduler``): its flows of every input.
+
+:func:`run_partition` is what each job process or Dask task runs. It reads every input
+in full (reading is cheap next to the flows) and hands its pipeline only its share of
+each batch (:mod:`monitor.partition`), with the packet time of the whole batch, so that
+flows settle, expire and snapshots fall at the very moments they do in one process. What
+it returns is picklable and merged by :mod:`monitor.replay_merge`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.audit import DEFAULT_GAP_THRESHOLD, GapSummary
+from monitor.capture.gaps import GapTracker
+from monitor.capture.merge import split_at_ticks
+from monitor.capture.offline import OfflineSource
+from monitor.classify.catalog import load_catalog
+from monitor.classify.devices import DeviceBook
+from monitor.classify.finding_log import FindingLog
+from monitor.classify.fingerprint import Fingerprinter
+from monitor.config import Policy
+from monitor.counters import Counters, Snapshot
+from monitor.flow import key as flow_key
+from monitor.model import FlowRecord, InputSummary, MirrorSession
+from monitor.partition import Partition
+from monitor.pipeline import Pipeline, PipelineSettings
+
+TlsCall = tuple[int, float, str, str, str]  # batch number, ts, client address, JA4, JA3
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionSpec:
+    """Everything one partition needs (pickled to a job process or a Dask worker)."""
+
+    paths: tuple[str, ...]
+    policy: Policy
+    settings: PipelineSettings
+    partition: Partition
+    seed: int  # the flow-key seed of the run: evidence is written by key afterwards
+    batch_size: int = 4096
+    gap_threshold: float | None = DEFAULT_GAP_THRESHOLD
+    eve: bool = False  # word a flow event per flow (--eve), returned as eve_lines
+    site: str = "default"
+
+
+@dataclass(slots=True)
+class PartitionResult:
+    """What a partition found; see :func:`monitor.replay_merge.merge_partitions`."""
+
+    index: int
+    packets: int
+    bytes: int
+    flow_count: int
+    flow_evictions: int
+    counters: Counters
+    snapshots: list[Snapshot]
+    roles: list[dict[str, tuple[str, str]]]  # per snapshot: device -> (vendor, role)
+    devices: DeviceBook
+    prints: Fingerprinter
+    tls_calls: list[TlsCall]
+    findings: FindingLog
+    flagged: list[tuple[Any, Any, Any]]
+    records: list[FlowRecord]
+    names: list[tuple[str, str, str]]
+    mirror: list[MirrorSession]
+    undecodable: dict[int, int]
+    inputs: list[InputSummary] = field(default_factory=list)  # partition 0 only
+    gaps: GapSummary | None = None
+    linktypes: set[int] = field(default_factory=set)
+    readable: bool = False
+    eve_lines: bytes = b""  # the flow events (--eve), in the order the flows ended
+    eve_flows: int = 0
+
+
+def run_partition(spec: PartitionSpec) -> PartitionResult:
+    """Replay the inputs, accounting the flows of ``spec.partition`` only."""
+    saved_seed = flow_key.SEED
+    flow_key.SEED = spec.seed  # a Dask worker is a long-lived process: set back below
+    try:
+        return _run(spec)
+    finally:
+        flow_key.SEED = saved_seed
+
+
+def _run(spec: PartitionSpec) -> PartitionResult:
+    part = spec.partition
+    catalog = load_catalog()
+    pipe = Pipeline(spec.policy, catalog, spec.settings)
+    pipe.table.number_flows(part.index + 1, part.count)
+    log = FindingLog()
+    pipe.findings = log  # type: ignore[assignment]  # the merge replays it into one book
+    tls_calls: list[TlsCall] = []
+    pipe.inspector.tls.on_client = lambda ts, ip, ja4, ja3: tls_calls.append(
+        (log.batch, ts, ip, ja4, ja3)
+    )
+    eve = _eve_file(spec)
+    pipe.flow_sink = eve
+    snapshots_before = 0
+    roles: list[dict[str, tuple[str, str]]] = []
+    source = OfflineSource(list(spec.paths), batch_size=spec.batch_size)
+    gaps = GapTracker(spec.gap_threshold)
+    linktypes: set[int] = set()
+    interval = pipe.settings.snapshot_seconds
+    number = 0
+    try:
+        for whole in source.batches():
+            linktypes.add(whole.linktype)
+            gaps.add(whole.ts)
+            for batch in split_at_ticks(whole, interval):
+                number += 1
+                log.batch = number
+                mine, shared = part.split(batch, pipe.udp_ports)
+                pipe.process(mine, now=float(batch.ts.max()), shared=shared)
+                if len(pipe.snapshots) > snapshots_before:
+                    snapshots_before = len(pipe.snapshots)
+                    roles.append(_roles(pipe.devices))
+        log.batch = number + 1
+        pipe.finish()
+        if len(pipe.snapshots) > snapshots_before:
+            roles.append(_roles(pipe.devices))
+    finally:
+        eve_lines, eve_flows = _close_eve(eve)
+    first = part.index == 0
+    devices = pipe.devices
+    devices.catalog = None  # type: ignore[assignment]  # large; the merge has its own
+    pipe.prints.catalog = None  # type: ignore[assignment]
+    return PartitionResult(
+        index=part.index,
+        packets=pipe.packets,
+        bytes=pipe.bytes,
+        flow_count=pipe.flow_count,
+        flow_evictions=pipe.table.evictions,
+        counters=pipe.counters,
+        snapshots=pipe.snapshots,
+        roles=roles,
+        devices=devices,
+        prints=pipe.prints,
+        tls_calls=tls_calls,
+        findings=log,
+        flagged=pipe.flagged,
+        records=pipe.records,
+        names=list(pipe.inspector.name_log),
+        mirror=pipe.mirror.summary(),
+        undecodable=pipe.undecodable,
+        inputs=source.summaries if first else [],
+        gaps=gaps.summary if first else None,
+        linktypes=linktypes,
+        readable=source.any_readable,
+        eve_lines=eve_lines,
+        eve_flows=eve_flows,
+    )
+
+
+def _roles(book: DeviceBook) -> dict[str, tuple[str, str]]:
+    return {ip: (dev.vendor or "unknown", dev.role or "unknown") for ip, dev in book.counted()}
+
+
+def _eve_file(spec: PartitionSpec) -> Any:
+    """The partition's EVE flow-event file (a temporary file), or None."""
+    if not spec.eve:
+        return None
+    from monitor.report.eve_file import EveFile  # only with --eve
+
+    fd, path = tempfile.mkstemp(prefix=f"cctv-part{spec.partition.index}-", suffix=".eve")
+    os.close(fd)
+    return EveFile(path, spec.site)
+
+
+def _close_eve(eve: Any) -> tuple[bytes, int]:
+    """The lines the partition's EVE file got, and how many; the file is removed."""
+    if eve is None:
+        return b"", 0
+    eve.close()
+    try:
+        with open(eve.path, "rb") as fp:
+            return fp.read(), eve.flows
+    finally:
+        os.unlink(eve.path)
