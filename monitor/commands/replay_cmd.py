@@ -41,11 +41,17 @@ def _run_partitioned(
     """``--jobs N`` / ``--scheduler``: the flow-hash partitions, run and merged."""
     from monitor.replay_jobs import partition_specs, run_jobs  # multiprocessing, dask
 
+    jobs = args.jobs
+    if args.scheduler and jobs == 1:  # one partition per worker thread of the cluster
+        from monitor.replay_dask import cluster_threads
+
+        jobs = cluster_threads(args.scheduler)
+    log.info("replay in %d partitions%s", jobs, f" on {args.scheduler}" if args.scheduler else "")
     specs = partition_specs(
         args.pcaps,
         policy,
         settings,
-        args.jobs,
+        jobs,
         gap_threshold=args.gap_threshold,
         eve=eve is not None,
     )
