@@ -1,18 +1,34 @@
-"""Reports of an audit: JSON, Markdown, HTML, flow tables and OpenMetrics text."""
+"""Reports of an audit: JSON, Markdown, HTML, flow tables and OpenMetrics text.
+
+Each renderer is imported when it is first used (``render_html`` and the others below
+are loaded on first access), so a ``replay --json`` does not pay for the Markdown,
+HTML and OpenMetrics modules at start-up.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from monitor.model import AuditResult, FlowRecord
-from monitor.report.html import render_html
-from monitor.report.json_report import report_dict, write_json
-from monitor.report.markdown import render_markdown
-from monitor.report.openmetrics import write_openmetrics
+
+if TYPE_CHECKING:
+    from monitor.report.html import render_html
+    from monitor.report.json_report import report_dict, write_json
+    from monitor.report.markdown import render_markdown
+    from monitor.report.openmetrics import write_openmetrics
 
 REPORT_SUFFIXES = (".json", ".md", ".html")
 FLOW_SUFFIXES = (".csv", ".parquet")  # here, not in flows_table, so checks need no pandas
+_LAZY = {
+    "render_html": "monitor.report.html",
+    "report_dict": "monitor.report.json_report",
+    "write_json": "monitor.report.json_report",
+    "render_markdown": "monitor.report.markdown",
+    "write_openmetrics": "monitor.report.openmetrics",
+}
 
 __all__ = [
     "FLOW_SUFFIXES",
@@ -39,10 +55,16 @@ def write_report(result: AuditResult, path: str | os.PathLike[str]) -> None:
         raise ValueError(f"{os.fspath(path)}: report file must end in one of {allowed}")
     with open(path, "w", encoding="utf-8", newline="\n") as fp:
         if suffix == ".json":
+            from monitor.report.json_report import write_json
+
             write_json(result, fp)
         elif suffix == ".md":
+            from monitor.report.markdown import render_markdown
+
             fp.write(render_markdown(result))
         else:
+            from monitor.report.html import render_html
+
             fp.write(render_html(result))
 
 
@@ -52,3 +74,13 @@ def write_flows(flows: list[FlowRecord], path: str | os.PathLike[str]) -> None:
     from monitor.report.flows_table import write_flows as _write_flows
 
     _write_flows(flows, path)
+
+
+def __getattr__(name: str) -> Any:
+    """The renderers, imported on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

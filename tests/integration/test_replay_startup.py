@@ -1,0 +1,71 @@
+"""Start-up of ``replay``: a small capture replays without loading what it does not use.
+
+A replay of a few thousand packets is mostly interpreter start-up and imports, so the
+modules only some outputs need (HTML, Markdown, OpenMetrics, pandas for flow tables,
+the YAML parser for a site policy, cryptography for QUIC) load when those are asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.cli_run import ROOT
+
+# Runs the CLI in a child process, then lists what it imported.
+CHILD = """
+import contextlib, io, json, runpy, sys
+sys.argv = ["cctv-monitor", *sys.argv[1:]]
+out, code = io.StringIO(), None
+with contextlib.redirect_stdout(out):
+    try:
+        runpy.run_module("monitor", run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code
+print(json.dumps({"code": code, "stdout": out.getvalue(), "modules": sorted(sys.modules)}))
+"""
+HEAVY = ("pandas", "pyarrow", "yaml", "jsonschema", "prometheus_client", "cryptography")
+RENDERERS = (
+    "monitor.report.html",
+    "monitor.report.markdown",
+    "monitor.report.openmetrics",
+    "monitor.report.flows_table",
+)
+
+
+def _replay(*args: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, "replay", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=True,
+    )
+    result: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def _loaded(modules: object, names: tuple[str, ...]) -> list[str]:
+    assert isinstance(modules, list)
+    return [m for m in modules if m in names or m.split(".")[0] in names]
+
+
+def test_json_replay_loads_no_renderer_and_no_heavy_library() -> None:
+    run = _replay("pcaps/egress.pcap", "--json")
+    assert run["code"] == 1  # findings: the replay itself ran
+    report = json.loads(str(run["stdout"]))
+    assert report["verdict"] == "findings" and report["totals"]["packets"] > 0
+    assert _loaded(run["modules"], HEAVY) == []
+    assert _loaded(run["modules"], RENDERERS) == []
+
+
+def test_renderers_load_when_their_output_is_asked_for(tmp_path: Path) -> None:
+    run = _replay("pcaps/egress.pcap", "-q", "--report", str(tmp_path / "r.html"))
+    assert run["code"] == 1
+    assert _loaded(run["modules"], RENDERERS) == ["monitor.report.html"]
+    run = _replay("pcaps/egress.pcap")  # the Markdown summary on stdout
+    assert "egress" in str(run["stdout"])
+    assert "monitor.report.markdown" in _loaded(run["modules"], RENDERERS)
