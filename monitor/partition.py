@@ -15,19 +15,25 @@ same moments, as a single process does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
 
 from monitor.classify.inspector import DHCP_PORTS, DISCOVERY_PORTS, DNS_PORTS, Inspector
-from monitor.decode.frames import decode_batch
+from monitor.decode.frames import DecodedBatch, decode_batch
 from monitor.flow.key import address_text, flow_keys
 from monitor.model import FrameBatch
 
 _SHARED_PORT = np.zeros(65536, dtype=np.bool_)
 _SHARED_PORT[sorted(DNS_PORTS | DISCOVERY_PORTS | DHCP_PORTS)] = True
 SharedRow = tuple[int, int, str, int, str, int, bytes, float]  # index, proto, src, sport, ...
+
+
+def take_decoded(d: DecodedBatch, rows: npt.NDArray[np.int64], batch: FrameBatch) -> DecodedBatch:
+    """The decoded columns of frames ``rows`` of ``d``, for ``batch`` (those frames)."""
+    columns = {f.name: getattr(d, f.name)[rows] for f in fields(d) if f.name != "batch"}
+    return DecodedBatch(batch=batch, **columns)
 
 
 def take_batch(batch: FrameBatch, rows: npt.NDArray[np.int64]) -> FrameBatch:
@@ -77,15 +83,16 @@ class Partition:
 
     def split(
         self, batch: FrameBatch, udp_ports: npt.NDArray[np.int64]
-    ) -> tuple[FrameBatch, SharedFrames | None]:
-        """This partition's frames of ``batch`` and the shared frames among the others'."""
+    ) -> tuple[DecodedBatch, SharedFrames | None]:
+        """This partition's frames of ``batch`` (decoded) and the shared frames among the
+        others'."""
         d = decode_batch(batch, udp_ports)
         keys, _ = flow_keys(d)
         ip = d.ip
         owner = np.where(ip, keys % np.uint64(self.count), np.uint64(0))
         own = owner == np.uint64(self.index)
         own_rows = np.flatnonzero(own)
-        mine = take_batch(batch, own_rows)
+        mine = take_decoded(d, own_rows, take_batch(batch, own_rows))
         shared = ~own & ip & (d.payload_len > 0) & (_SHARED_PORT[d.sport] | _SHARED_PORT[d.dport])
         picked = np.flatnonzero(shared)
         if not picked.size:

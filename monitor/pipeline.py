@@ -120,18 +120,23 @@ class Pipeline:
 
     # -- the batch path -------------------------------------------------------------
     def process(
-        self, batch: FrameBatch, now: float | None = None, shared: SharedFrames | None = None
+        self,
+        batch: FrameBatch | DecodedBatch,
+        now: float | None = None,
+        shared: SharedFrames | None = None,
     ) -> None:
         """Account one batch of frames. A partition (``monitor/partition.py``) passes its
         share, the whole batch's packet time as ``now`` and the other partitions' DNS and
         discovery frames as ``shared``: the inspector reads those in frame order."""
+        d = batch if isinstance(batch, DecodedBatch) else None
+        batch = d.batch if d is not None else batch
         if len(batch) == 0:
             if shared is not None:
                 shared.run(self.inspector)
             if now is not None:
                 self.tick(now)
             return
-        d = decode_batch(batch, self.udp_ports)
+        d = decode_batch(batch, self.udp_ports) if d is None else d
         self.packets += len(batch)
         self.bytes += int(d.wirelen.sum())
         self.counters.capture_packets[self.interface] += len(batch)
@@ -374,25 +379,3 @@ class Pipeline:
         for flow in self.table.promote(slots):
             if not flow.settled:
                 self._unsettled[flow.uid] = flow
-
-    def flagged_frames(self) -> np.ndarray | None:
-        """Mask of the last processed batch's frames whose flow has raised a finding.
-
-        None when there are none (live evidence capture writes these frames).
-        """
-        result = self.last_result
-        if result is None or not result.group_flow:
-            return None
-        flows = result.group_flow
-        flagged = np.fromiter(
-            (f is not None and bool(f.finding_kinds) for f in flows), np.bool_, len(flows)
-        )
-        light = result.group_light
-        if light.size:
-            on = light >= 0
-            flagged[on] |= self.table.light["flagged"][light[on]]
-        if not flagged.any():
-            return None
-        group = result.frame_group
-        mask: np.ndarray = (group >= 0) & flagged[np.maximum(group, 0)]
-        return mask

@@ -269,3 +269,22 @@ def _spans(starts: list[int], lengths: list[int]) -> I64:
     shift = np.asarray(starts, dtype=np.int64) - (ends - length)  # start minus output offset
     spans: I64 = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(shift, length)
     return spans
+
+    def flagged_frames(self, result: BatchResult | None) -> npt.NDArray[np.bool_] | None:
+        """Mask of the frames of ``result``'s batch whose flow has raised a finding; None
+        when there are none (live evidence capture writes these frames)."""
+        if result is None or not result.group_flow:
+            return None
+        flows = result.group_flow
+        flagged = np.fromiter(
+            (f is not None and bool(f.finding_kinds) for f in flows), np.bool_, len(flows)
+        )
+        light = result.group_light
+        if light.size:
+            on = light >= 0
+            flagged[on] |= self.light["flagged"][light[on]]
+        if not flagged.any():
+            return None
+        group = result.frame_group
+        mask: npt.NDArray[np.bool_] = (group >= 0) & flagged[np.maximum(group, 0)]
+        return mask

@@ -198,7 +198,7 @@ class CaptureLoop:
             if self.newest_packet_ts is None or newest > self.newest_packet_ts:
                 self.newest_packet_ts = newest
             if self.evidence is not None:
-                mask = self.pipeline.flagged_frames()
+                mask = self.pipeline.table.flagged_frames(self.pipeline.last_result)
                 if mask is not None:
                     self.evidence.write(batch, mask)
             after = self.monotonic()
