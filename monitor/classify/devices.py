@@ -163,23 +163,26 @@ class DeviceBook:
 
     def account_flow(self, flow: FlowState) -> None:
         """Add an ended flow to the report totals of each of its closed-network ends."""
-        for addr in {flow.orig_addr, flow.resp_addr}:
-            if not self.policy.is_closed(addr):
+        is_closed = self.policy.is_closed
+        orig = flow.orig_addr
+        packets, size = flow.packets, flow.bytes
+        first, last = flow.first_ts, flow.last_ts
+        for addr in {orig, flow.resp_addr}:
+            if not is_closed(addr):
                 continue
             dev = self.traffic(addr, sent_by(flow, addr))
             if dev is None:
                 continue
-            dev.packets += flow.packets
-            dev.bytes += flow.bytes
+            dev.packets += packets
+            dev.bytes += size
             dev.flows += 1
             if addr == flow.device:
                 dev.findings += len(flow.finding_kinds)
-            sent = flow.orig_bytes if addr == flow.orig_addr else flow.resp_bytes
-            dev.add_bytes(flow.verdict, flow.bytes, sent)
-            dev.first_ts = (
-                flow.first_ts if dev.first_ts is None else min(dev.first_ts, flow.first_ts)
-            )
-            dev.last_ts = flow.last_ts if dev.last_ts is None else max(dev.last_ts, flow.last_ts)
+            dev.add_bytes(flow.verdict, size, flow.orig_bytes if addr == orig else flow.resp_bytes)
+            if dev.first_ts is None or first < dev.first_ts:  # min/max, without the calls
+                dev.first_ts = first
+            if dev.last_ts is None or last > dev.last_ts:
+                dev.last_ts = last
 
     def account(self, delta: DeviceSummary, spoke: int) -> None:
         """Add ``delta`` (the totals of some ended flows of ``delta.ip``, which sent ``spoke``

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from monitor.decode import http
 from monitor.decode.http import host_without_port, parse_http_request, parse_http_response
 
 
@@ -141,3 +142,24 @@ def test_rtsp_response_without_reason() -> None:
 )
 def test_not_a_response(payload: bytes) -> None:
     assert parse_http_response(payload) is None
+
+
+def test_repeated_heads_are_parsed_once_and_read_alike() -> None:
+    """RTSP keep-alives and SSDP announcements repeat their bytes: the second parse is the
+    first one's result; a long or non-bytes payload is parsed each time, to the same."""
+    head = b"OPTIONS rtsp://10.20.1.11/ch1 RTSP/1.0\r\nCSeq: 7\r\nUser-Agent: NVR\r\n\r\n"
+    first, again = parse_http_request(head), parse_http_request(bytes(bytearray(head)))
+    assert first is not None and again is first
+    long = head + b"x" * http.MEMO_MAX_BYTES
+    big = parse_http_request(long)
+    assert big is not None and big is not parse_http_request(long)
+    assert (big.method, big.target, big.user_agent, big.headers) == (
+        first.method,
+        first.target,
+        first.user_agent,
+        first.headers,
+    )
+    assert parse_http_request(bytearray(head)) == first  # unhashable: parsed, not memoised
+    reply = b"RTSP/1.0 200 OK\r\nCSeq: 7\r\nServer: Hikvision-Webs\r\n\r\n"
+    assert parse_http_response(reply) is parse_http_response(bytes(bytearray(reply)))
+    assert parse_http_response(bytearray(reply)) == parse_http_response(reply)
