@@ -35,7 +35,7 @@ from monitor.report.json_report import report_dict
 catalog = load_catalog()
 settings = PipelineSettings(fingerprint=sys.argv[2] == "on")
 start, cpu = time.perf_counter(), time.process_time()
-run = run_replay([sys.argv[1]], default_policy(), catalog, settings)
+run = run_replay([sys.argv[1]], default_policy(), catalog, settings, hash_inputs=False)
 replayed, replay_cpu = time.perf_counter(), time.process_time()
 report = report_dict(run.result)
 done = time.perf_counter()
