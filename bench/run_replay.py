@@ -45,9 +45,20 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 DEFAULT_FILE = BENCH / "data" / "cctv-1m.pcap"
-ALL_TOOLS = ("cctv", "tcpdump", "tshark", "nfstream")
+ALL_TOOLS = (
+    "cctv", "cctv-nohash", "ndpi", "tcpdump", "tshark", "nfstream",
+    "cctv-jobs1", "cctv-jobs2", "cctv-dask",
+)  # fmt: skip
+DEFAULT_TOOLS = ("cctv", "cctv-nohash", "ndpi", "tcpdump", "tshark", "nfstream")
+SCALING_TOOLS = ("cctv-jobs1", "cctv-jobs2", "cctv-dask")  # both cores, no input hash
+DASK: dict[str, str] = {}  # "address" of the LocalCluster main() starts for cctv-dask
 LABELS = {
     "cctv": "cctv-monitor replay --json (one core)",
+    "cctv-nohash": "cctv-monitor replay --json --no-input-hash (one core)",
+    "ndpi": "ndpiReader -q -w /dev/null (nDPI, one core)",
+    "cctv-jobs1": "cctv-monitor --no-input-hash --jobs 1 (all cores)",
+    "cctv-jobs2": "cctv-monitor --no-input-hash --jobs 2 (all cores)",
+    "cctv-dask": "cctv-monitor --no-input-hash --scheduler (LocalCluster 2x1)",
     "tcpdump": "tcpdump -r -w /dev/null (libpcap floor)",
     "tshark": "tshark -q -z conv,ip",
     "nfstream": "nfstream (n_meters=1, no stats/dissection)",
@@ -115,13 +126,24 @@ def cctv_executable() -> str | None:
 def command_for(tool: str, path: Path) -> list[str] | None:
     """The command line of a tool, or None if it is not installed."""
     f = str(path)
-    if tool == "cctv":
+    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    if tool.startswith("cctv"):
         exe = cctv_executable()
         if not exe:
             return None
-        # pinned to one CPU, so its figure is the one-core figure the target names
-        pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
-        return [*pin, exe, "replay", f, "--json"]
+        base = [exe, "replay", f, "--json"]
+        if tool == "cctv":  # pinned to one CPU: the one-core figure the target names
+            return [*pin, *base]
+        if tool == "cctv-nohash":
+            return [*pin, *base, "--no-input-hash"]
+        if tool in ("cctv-jobs1", "cctv-jobs2"):
+            return [*base, "--no-input-hash", "--jobs", tool[-1]]
+        if tool == "cctv-dask":
+            address = DASK.get("address") or None
+            return [*base, "--no-input-hash", "--scheduler", address] if address else None
+    if tool == "ndpi":
+        exe = shutil.which("ndpiReader")
+        return [*pin, exe, "-i", f, "-q", "-w", "/dev/null"] if exe else None
     if tool == "tcpdump":
         return ["tcpdump", "-r", f, "-w", "/dev/null"] if shutil.which("tcpdump") else None
     if tool == "tshark":
@@ -146,6 +168,8 @@ def version_of(tool: str) -> str:
         return _first_line(["tcpdump", "--version"])
     if tool == "tshark":
         return _first_line(["tshark", "--version"])
+    if tool == "ndpi":
+        return "libndpi-bin " + _first_line(["dpkg-query", "-W", "-f", "${Version}", "libndpi-bin"])
     if tool == "nfstream":
         return "nfstream " + _first_line(
             [sys.executable, "-c", "import nfstream; print(nfstream.__version__)"]
@@ -254,6 +278,22 @@ def pinned_in_page_cache(path: Path) -> Iterator[bool]:
         libc.munmap(addr, size)
 
 
+@contextlib.contextmanager
+def local_cluster() -> Iterator[str]:
+    """A Dask LocalCluster of two one-thread worker processes (``[distributed]``); its
+    scheduler address. Workers stay up between runs, as on a real cluster."""
+    try:
+        from distributed import LocalCluster
+    except ImportError:
+        print("cctv-dask: distributed is not installed", file=sys.stderr)
+        yield ""
+        return
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
 def cpu_model() -> str:
     """CPU model name from /proc/cpuinfo (or platform)."""
     try:
@@ -346,8 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5, help="runs per tool (median reported)")
     ap.add_argument(
         "--tools",
-        default=",".join(ALL_TOOLS),
-        help=f"comma-separated subset of {','.join(ALL_TOOLS)}",
+        default=",".join(DEFAULT_TOOLS),
+        help=f"comma-separated subset of {','.join(ALL_TOOLS)} (default: "
+        f"{','.join(DEFAULT_TOOLS)}; the --jobs scaling table: {','.join(SCALING_TOOLS)})",
     )
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     ap.add_argument(
@@ -380,17 +421,19 @@ def main(argv: list[str] | None = None) -> int:
         python=platform.python_version(),
         date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
+    stack = contextlib.ExitStack()
+    if "cctv-dask" in tools:
+        DASK["address"] = stack.enter_context(local_cluster())
     results: list[ToolResult] = []
     for tool in tools:
         cmd = command_for(tool, path)
         res = ToolResult(tool, LABELS[tool], cmd or [], version_of(tool) if cmd else "")
-        if tool == "cctv":
+        if tool.startswith("cctv"):
             res.ok_codes = (0, 1)
         if cmd is None:
             res.status, res.error = "missing", f"{tool} not installed"
         results.append(res)
 
-    stack = contextlib.ExitStack()
     pinned = stack.enter_context(pinned_in_page_cache(path))
     print(f"file {'locked in' if pinned else 'not lockable in'} the page cache", file=sys.stderr)
     warm_cache(path)

@@ -31,7 +31,7 @@ SAMPLES = ROOT / "pcaps"
 SAMPLE_FILES = sorted(p.name for p in SAMPLES.glob("*.pcap*"))
 FLOW_ID = re.compile(r"F\d{8,}")
 # A concatenation of ~50 unrelated captures whose time runs backwards between them: two
-# order-dependent details may differ there (docs/performance.md, "Equal reports").
+# order-dependent details may differ there (docs/scale-out.md, "The same report").
 BACKWARDS_IN_TIME = "bench_merged_ndpi-nfstream-tests_ethernet.pcap"
 
 
@@ -62,7 +62,7 @@ def test_every_sample_gives_the_same_report_with_several_jobs(name: str, jobs: i
 def test_every_real_capture_gives_the_same_report_with_two_jobs(name: str) -> None:
     path = require_shared(f"pcaps-real/{name}")
     if name == BACKWARDS_IN_TIME:
-        pytest.xfail("time runs backwards between its parts: see docs/performance.md")
+        pytest.xfail("time runs backwards between its parts: see docs/scale-out.md")
     one, many = _reports([str(path)], default_policy(), 2)
     assert many == one
 
@@ -122,7 +122,7 @@ def test_the_command_line_writes_the_same_outputs_with_two_jobs(tmp_path: Path) 
         lines = [[re.sub(r'"flow_id":\s*\d+', "", x) for x in part] for part in lines]
         assert lines[0] == lines[1], name
     # every series but cctv_devices, whose roles over time come from each partition's
-    # facts (docs/performance.md); the last sample has them all
+    # facts (docs/scale-out.md); the last sample has them all
     metrics = [
         [x for x in (outputs[j] / "m.txt").read_text().splitlines() if "cctv_devices{" not in x]
         for j in "12"
