@@ -51,8 +51,8 @@ _RESPONSE_PREFIXES = (b"HTTP/", b"RTSP/")
 _MAX_HEAD = 16384
 _MAX_HEADERS = 100
 _MAX_LINE = 8192
-MEMO_SIZE = 1024  # parsed heads remembered, per kind (least recently used goes first)
-MEMO_MAX_BYTES = 4096  # longer payloads are parsed each time
+MEMO_SIZE = 1024  # parsed heads remembered per kind, least recently used out: <= ~5 MB
+MEMO_MAX_BYTES = 2048  # a full segment fits; longer payloads are parsed each time
 
 
 @dataclass(frozen=True, slots=True)
