@@ -251,25 +251,6 @@ class FlowTable(LightIngest):
         flows, self.flows = self.flows, {}
         yield from flows.values()
 
-
-def _count_errors(g: Groups, rows: I64, group_flow: list[FlowState | None]) -> None:
-    """Count, in the FlowState of each group in ``rows``, the ICMP errors among its
-    responder's packets."""
-    low, high = g.low_errors, g.high_errors
-    for i in rows[(low[rows] | high[rows]) != 0].tolist():
-        flow = group_flow[i]
-        if flow is not None:
-            flow.icmp_errors += int(high[i] if flow.orig_is_low else low[i])
-
-
-def _spans(starts: list[int], lengths: list[int]) -> I64:
-    """The indices ``start .. start + length - 1`` of every span, concatenated."""
-    length = np.asarray(lengths, dtype=np.int64)
-    ends = np.cumsum(length)
-    shift = np.asarray(starts, dtype=np.int64) - (ends - length)  # start minus output offset
-    spans: I64 = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(shift, length)
-    return spans
-
     def flagged_frames(self, result: BatchResult | None) -> npt.NDArray[np.bool_] | None:
         """Mask of the frames of ``result``'s batch whose flow has raised a finding; None
         when there are none (live evidence capture writes these frames)."""
@@ -288,3 +269,22 @@ def _spans(starts: list[int], lengths: list[int]) -> I64:
         group = result.frame_group
         mask: npt.NDArray[np.bool_] = (group >= 0) & flagged[np.maximum(group, 0)]
         return mask
+
+
+def _count_errors(g: Groups, rows: I64, group_flow: list[FlowState | None]) -> None:
+    """Count, in the FlowState of each group in ``rows``, the ICMP errors among its
+    responder's packets."""
+    low, high = g.low_errors, g.high_errors
+    for i in rows[(low[rows] | high[rows]) != 0].tolist():
+        flow = group_flow[i]
+        if flow is not None:
+            flow.icmp_errors += int(high[i] if flow.orig_is_low else low[i])
+
+
+def _spans(starts: list[int], lengths: list[int]) -> I64:
+    """The indices ``start .. start + length - 1`` of every span, concatenated."""
+    length = np.asarray(lengths, dtype=np.int64)
+    ends = np.cumsum(length)
+    shift = np.asarray(starts, dtype=np.int64) - (ends - length)  # start minus output offset
+    spans: I64 = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(shift, length)
+    return spans
