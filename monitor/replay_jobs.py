@@ -13,13 +13,15 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from monitor.audit import DEFAULT_GAP_THRESHOLD
 from monitor.capture.hashing import sha256_file
 from monitor.classify.catalog import VendorCatalog
 from monitor.config import Policy
 from monitor.flow import key as flow_key
+from monitor.model import MonitorError
 from monitor.partition import Partition
 from monitor.pipeline import PipelineSettings
 from monitor.replay import ReplayRun
@@ -94,10 +96,7 @@ def run_jobs(
         with _hashing(paths, hash_inputs) as digests:
             results = run_on_cluster(scheduler, specs)
     else:
-        context = mp.get_context("fork")  # workers inherit the loaded modules
-        # the pool forks before the hashing thread starts
-        with context.Pool(len(specs)) as pool, _hashing(paths, hash_inputs) as digests:
-            results = pool.map(run_partition, specs, chunksize=1)
+        results, digests = _run_local(specs, paths, hash_inputs)
     run = merge_partitions(results, specs[0].policy, catalog)
     for summary, digest in zip(run.result.inputs, digests.result(), strict=True):
         if summary.sha256 is None and summary.format and summary.duplicate_of is None:
@@ -107,6 +106,30 @@ def run_jobs(
         if summary.duplicate_of is not None:
             summary.sha256 = by_path.get(summary.duplicate_of, summary.sha256)
     return run, results
+
+
+def _run_local(
+    specs: list[PartitionSpec], paths: list[str], hash_inputs: bool
+) -> tuple[list[PartitionResult], _hashing]:
+    """The partitions in forked processes (they inherit the loaded modules and the seed),
+    and the inputs' digests, taken meanwhile.
+
+    All workers are forked before the hashing thread starts (``map`` submits every task at
+    once). A worker that dies (the out-of-memory killer, say) fails the run with a clear
+    error instead of leaving it waiting for a result that never comes.
+    """
+    pool = ProcessPoolExecutor(len(specs), mp_context=mp.get_context("fork"))
+    try:
+        pending = pool.map(run_partition, specs)
+        with _hashing(paths, hash_inputs) as digests:
+            results = list(pending)
+    except BrokenProcessPool as exc:
+        raise MonitorError(
+            "a --jobs worker process died before it finished (out of memory?)"
+        ) from exc
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results, digests
 
 
 class _hashing:

@@ -9,6 +9,7 @@ real capture of ../shared/pcaps-real, and through the command line with its outp
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 
 from monitor.classify.catalog import load_catalog
 from monitor.config import Policy, default_policy, load_policy
+from monitor.model import MonitorError
 from monitor.partition import Partition
 from monitor.pipeline import PipelineSettings
 from monitor.replay import run_replay
@@ -135,3 +137,16 @@ def test_jobs_must_be_a_positive_number() -> None:
     proc = run_cli("replay", str(SAMPLES / "egress.pcap"), "--jobs", "0")
     assert proc.returncode == 2
     assert "--jobs" in proc.stderr and "at least 1" in proc.stderr
+
+
+def _die(spec: object) -> None:
+    os._exit(9)  # as the out-of-memory killer would end it
+
+
+def test_a_worker_that_dies_fails_the_run_with_a_clear_error(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import monitor.replay_jobs as jobs
+
+    monkeypatch.setattr(jobs, "run_partition", _die)
+    specs = partition_specs([str(SAMPLES / "egress.pcap")], default_policy(), PipelineSettings(), 2)
+    with pytest.raises(MonitorError, match="worker process died"):
+        run_jobs(specs, load_catalog(), hash_inputs=True)  # and does not hang
