@@ -27,6 +27,9 @@ from monitor.model import FrameBatch
 
 _SHARED_PORT = np.zeros(65536, dtype=np.bool_)
 _SHARED_PORT[sorted(DNS_PORTS | DISCOVERY_PORTS | DHCP_PORTS)] = True
+_DNS_PORT = np.zeros(65536, dtype=np.bool_)
+_DNS_PORT[sorted(DNS_PORTS)] = True
+_OTHER_PORT = _SHARED_PORT & ~_DNS_PORT  # mDNS (5353) is DNS here: its questions are probes
 SharedRow = tuple[int, int, str, int, str, int, bytes, float]  # index, proto, src, sport, ...
 
 
@@ -95,9 +98,10 @@ class Partition:
         mine = take_decoded(d, own_rows, take_batch(batch, own_rows))
         shared = ~own & ip & (d.payload_len > 0) & (_SHARED_PORT[d.sport] | _SHARED_PORT[d.dport])
         picked = np.flatnonzero(shared)
+        data = batch.data
+        picked = picked[~_dns_questions(d, picked, data)]
         if not picked.size:
             return mine, None
-        data = batch.data
         rows: list[SharedRow] = []
         columns = (
             picked, d.proto[picked], d.l3[picked], d.version[picked], d.sport[picked],
@@ -110,3 +114,20 @@ class Partition:
             dst = address_text(data, l3, version, False)
             rows.append((i, proto, src, sport, dst, dport, bytes(data[start : start + length]), ts))
         return mine, SharedFrames(rows, own_rows)
+
+
+def _dns_questions(
+    d: DecodedBatch, rows: npt.NDArray[np.int64], data: bytes | memoryview
+) -> npt.NDArray[np.bool_]:
+    """Which of ``rows`` are DNS, mDNS or LLMNR questions over UDP (QR bit clear) on no
+    other shared port: they teach no name and identify no sender, so another partition
+    need not read them (about half the DNS frames)."""
+    if not rows.size:
+        return np.zeros(0, dtype=np.bool_)
+    sport, dport = d.sport[rows], d.dport[rows]
+    dns_only = (_DNS_PORT[sport] | _DNS_PORT[dport]) & ~(_OTHER_PORT[sport] | _OTHER_PORT[dport])
+    candidates = dns_only & (d.proto[rows] == 17) & (d.payload_len[rows] >= 3)
+    flags = np.frombuffer(data, dtype=np.uint8)[d.payload_off[rows[candidates]] + 2]
+    question = np.zeros(rows.size, dtype=np.bool_)
+    question[np.flatnonzero(candidates)] = (flags & 0x80) == 0
+    return question
