@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from monitor.classify.catalog import VendorCatalog
-from monitor.classify.device_book_merge import merge_books, merge_prints
+from monitor.classify.device_book_merge import finding_device, merge_books, merge_prints
 from monitor.classify.finding_log import replay_calls
 from monitor.classify.findings import FindingBook
 from monitor.config import Policy
@@ -45,6 +45,7 @@ def merge_partitions(
     findings = replay_calls(
         FindingBook(limits.findings_per_device, limits.findings_per_kind),
         [p.findings for p in parts],
+        finding_device(book),
     )
     inputs = first.inputs
     for summary in inputs:

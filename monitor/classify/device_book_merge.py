@@ -10,8 +10,9 @@ caller summarises them once with :meth:`DeviceBook.refresh`.
 
 from __future__ import annotations
 
+import ipaddress
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from monitor.classify.catalog import VendorCatalog
 from monitor.classify.device_merge import add_traffic
@@ -32,16 +33,26 @@ def merge_books(books: Sequence[DeviceBook], policy: Policy, catalog: VendorCata
     )
     for ts, _, ip, mac in learned:
         merged.learn_mac(ip, mac, None if ts == math.inf else ts)
-    for book in books:
-        for ip, dev in book.devices.items():
-            into = merged._other() if ip == OTHER_LABEL else merged.devices.get(ip)
-            add_traffic(into or merged.get(ip), dev)
+    # then the hosts in the order they were first seen over all partitions: the device
+    # limit keeps the earliest, as one process does ("first seen, first kept")
+    hosts = sorted(
+        (math.inf if dev.first_ts is None else dev.first_ts, part, ip)
+        for part, book in enumerate(books)
+        for ip, dev in book.devices.items()
+    )
+    for _, part, ip in hosts:
+        dev = books[part].devices[ip]
+        into = merged._other() if ip == OTHER_LABEL else merged.devices.get(ip)
+        add_traffic(into or merged.get(ip), dev)
+    for book in books:  # a host beyond one partition's limit may be kept by the merge
         merged.overflow.update(book.overflow)
         merged.silent_overflow.update(book.silent_overflow)
+    merged.overflow.discard_many(merged.devices)
     for book in books:
         for ip, quiet in book.silent.items():
             known = merged.devices.get(ip)
             add_traffic(known if known is not None else merged._quiet(ip), quiet)
+    merged.silent_overflow.discard_many([*merged.devices, *merged.silent])
     return merged
 
 
@@ -74,3 +85,27 @@ def _add_facts(into: HostFacts, new: HostFacts) -> None:
             mine.add(value)
     if into.address is None:
         into.address = new.address
+
+
+def finding_device(book: DeviceBook) -> Callable[[str], str]:
+    """What a partition's finding device becomes in the merged ``book``: ``other`` for a
+    closed-network address the merged book counts there (beyond the device limit of the
+    whole run, though within its partition's), else itself."""
+    policy = book.policy
+
+    def device(name: str) -> str:
+        if name in book.devices or name in book.silent or not _is_address(name):
+            return name
+        if book.groups.kind(name) is not None:  # a multicast group or broadcast: no device
+            return name
+        return OTHER_LABEL if policy.is_closed(name) else name
+
+    return device
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

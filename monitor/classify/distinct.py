@@ -95,3 +95,8 @@ class DistinctCount:
         for i, rank in enumerate(other._registers):
             if rank > self._registers[i]:
                 self._registers[i] = rank
+
+    def discard_many(self, values: Iterable[str | int]) -> None:
+        """Forget ``values`` (a sketch cannot forget: its estimate stays as it is)."""
+        if self._exact is not None:
+            self._exact.difference_update(values)

@@ -10,6 +10,7 @@ capture as they do in a single process.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,9 +70,14 @@ class FindingLog:
         self.calls.append((self.batch, len(self.calls), call))
 
 
-def replay_calls(book: FindingBook, logs: Iterable[FindingLog]) -> FindingBook:
+def replay_calls(
+    book: FindingBook,
+    logs: Iterable[FindingLog],
+    device: Callable[[str], str] = lambda name: name,
+) -> FindingBook:
     """Apply the calls of every partition's log to ``book``: batch by batch, partition by
-    partition within a batch, in call order within a partition."""
+    partition within a batch, in call order within a partition. ``device`` renames a
+    finding's device (to ``other`` beyond the merged device limit)."""
     keyed = [
         (batch, part, order, call)
         for part, log in enumerate(logs)
@@ -80,9 +86,13 @@ def replay_calls(book: FindingBook, logs: Iterable[FindingLog]) -> FindingBook:
     keyed.sort(key=lambda k: k[:3])
     for _, _, _, call in keyed:
         if isinstance(call, Finding):
-            book.add(call)
+            name = device(call.device)
+            book.add(call if name == call.device else dataclasses.replace(call, device=name))
             continue
         rows = dict(call)
         words = rows.pop("words")
+        rows["device"] = name = device(rows["device"])
+        if name != call["device"]:
+            words = {i: dataclasses.replace(f, device=name) for i, f in words.items()}
         book.add_rows(**rows, describe=words.__getitem__)
     return book

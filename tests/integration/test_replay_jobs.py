@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 
 from monitor.classify.catalog import load_catalog
 from monitor.config import Policy, default_policy, load_policy
-from monitor.model import MonitorError
+from monitor.model import FindingKind, MonitorError
 from monitor.partition import Partition
 from monitor.pipeline import PipelineSettings
 from monitor.replay import run_replay
@@ -150,3 +151,43 @@ def test_a_worker_that_dies_fails_the_run_with_a_clear_error(monkeypatch) -> Non
     specs = partition_specs([str(SAMPLES / "egress.pcap")], default_policy(), PipelineSettings(), 2)
     with pytest.raises(MonitorError, match="worker process died"):
         run_jobs(specs, load_catalog(), hash_inputs=True)  # and does not hang
+
+
+def test_a_spoofed_flood_beyond_the_limits_stays_bounded_and_consistent(tmp_path: Path) -> None:
+    """3,000 spoofed closed-network sources, a device limit of 100: each partition has its
+    own limit, the merge keeps the run's (docs/scale-out.md). Totals and the overflow are
+    the same; which hosts are itemised may differ, never how many."""
+    import numpy as np
+
+    from bench.make_flood import flood, write_pcap
+
+    sources = 0x0A140000 + 256 + np.arange(3000, dtype=np.uint64)  # 10.20.1.0 on
+    capture = tmp_path / "spoofed.pcap"
+    write_pcap(capture, flood(20_000, sources, np.random.default_rng(7)), 1.7e9, 60.0)
+    site = tmp_path / "site.yaml"
+    site.write_text(
+        "site: flood\nclosed_networks: [10.20.0.0/16]\n"
+        "limits: {devices: 100, findings_per_device: 8, findings_per_kind: 200}\n"
+    )
+    policy = load_policy(site)
+    catalog = load_catalog()
+    one = run_replay([str(capture)], policy, catalog, hash_inputs=False).result
+    for jobs in (2, 3):
+        many = run_jobs(partition_specs([str(capture)], policy, PipelineSettings(), jobs), catalog)[
+            0
+        ].result
+        assert (many.packets, many.flow_count, many.verdict) == (
+            one.packets,
+            one.flow_count,
+            one.verdict,
+        )
+        assert len(many.devices) == len(one.devices) == 101  # the limit, and "other"
+        assert many.devices_overflow == one.devices_overflow > 2800  # every host beyond 100
+        listed = {d.ip for d in many.devices}
+        assert all(
+            f.device in listed for f in many.findings
+        )  # no finding names a host the report folded into other
+        per_device_kind = Counter((f.device, f.kind) for f in many.findings)
+        assert max(per_device_kind.values()) <= 8 + 1
+        assert sum(f.flows for f in many.findings) == sum(f.flows for f in one.findings) == 20_000
+        assert len(many.findings) <= len(FindingKind) * (200 + 101)
