@@ -85,7 +85,7 @@ class Partition:
     count: int
 
     def split(
-        self, batch: FrameBatch, udp_ports: npt.NDArray[np.int64]
+        self, batch: FrameBatch, udp_ports: npt.NDArray[np.uint8]
     ) -> tuple[DecodedBatch, SharedFrames | None]:
         """This partition's frames of ``batch`` (decoded) and the shared frames among the
         others'."""

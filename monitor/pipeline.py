@@ -121,15 +121,15 @@ class Pipeline:
     # -- the batch path -------------------------------------------------------------
     def process(
         self,
-        batch: FrameBatch | DecodedBatch,
+        frames: FrameBatch | DecodedBatch,
         now: float | None = None,
         shared: SharedFrames | None = None,
     ) -> None:
         """Account one batch of frames. A partition (``monitor/partition.py``) passes its
         share, the whole batch's packet time as ``now`` and the other partitions' DNS and
         discovery frames as ``shared``: the inspector reads those in frame order."""
-        d = batch if isinstance(batch, DecodedBatch) else None
-        batch = d.batch if d is not None else batch
+        d = frames if isinstance(frames, DecodedBatch) else None
+        batch = frames.batch if isinstance(frames, DecodedBatch) else frames
         if len(batch) == 0:
             if shared is not None:
                 shared.run(self.inspector)

@@ -15,6 +15,7 @@ import multiprocessing as mp
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 
 from monitor.audit import DEFAULT_GAP_THRESHOLD
 from monitor.capture.hashing import sha256_file
@@ -45,18 +46,8 @@ def partition_specs(
     A flow table of ``--max-flows M`` becomes ``count`` tables of M/count (rounded up):
     the run keeps about the flows one process would.
     """
-    flows = settings.flows
-    per_part = -(-flows.max_flows // count)
-    part_settings = PipelineSettings(
-        flows=type(flows)(**{**_fields(flows), "max_flows": per_part}),
-        settle_seconds=settings.settle_seconds,
-        sweep_seconds=settings.sweep_seconds,
-        snapshot_seconds=settings.snapshot_seconds,
-        keep_records=settings.keep_records,
-        keep_names=settings.keep_names,
-        fingerprint=settings.fingerprint,
-        light_flows=settings.light_flows,
-    )
+    per_part = -(-settings.flows.max_flows // count)
+    part_settings = replace(settings, flows=replace(settings.flows, max_flows=per_part))
     return [
         PartitionSpec(
             paths=tuple(paths),
@@ -70,12 +61,6 @@ def partition_specs(
         )
         for i in range(count)
     ]
-
-
-def _fields(obj: object) -> dict[str, object]:
-    from dataclasses import fields
-
-    return {f.name: getattr(obj, f.name) for f in fields(obj)}  # type: ignore[arg-type]
 
 
 def run_jobs(

@@ -9,7 +9,7 @@ summarised once over the merged book, as a single process summarises at its end.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -48,6 +48,8 @@ def merge_partitions(
         finding_device(book),
     )
     inputs = first.inputs
+    assert first.gaps is not None  # partition 0 looks for gaps
+    snapshots: list[object] = [*_snapshots(parts, policy.site)]
     for summary in inputs:
         summary.undecodable = sum(p.undecodable.get(inputs.index(summary), 0) for p in parts)
     decode_errors: dict[str, int] = {}
@@ -63,7 +65,7 @@ def merge_partitions(
         devices=sorted(book.merged_devices(), key=lambda d: ip_sort_key(d.ip)),
         findings=sorted(findings.findings(), key=lambda f: (f.first_ts, f.kind.value, f.device)),
         flows=sorted((r for p in parts for r in p.records), key=lambda r: (r.first_ts, r.uid)),
-        snapshots=_snapshots(parts, policy.site),
+        snapshots=snapshots,
         names=[n for p in parts for n in p.names],
         mirror_sessions=_mirror([p.mirror for p in parts]),
         decode_errors=decode_errors,
@@ -111,7 +113,7 @@ def _mirror(lists: Sequence[list[MirrorSession]]) -> list[MirrorSession]:
     return sorted(sessions.values(), key=lambda s: (-s.packets, s.kind, s.outer_src))
 
 
-def _pick(how: type[min] | type[max], a: float | None, b: float | None) -> float | None:
+def _pick(how: Callable[[float, float], float], a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
     return a if b is None else how(a, b)

@@ -9,6 +9,7 @@ it returns is picklable and merged by :mod:`monitor.replay_merge`.
 
 from __future__ import annotations
 
+import builtins
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -72,7 +73,7 @@ class PartitionResult:
     gaps: GapSummary | None = None
     linktypes: set[int] = field(default_factory=set)
     readable: bool = False
-    eve_lines: bytes = b""  # the flow events (--eve), in the order the flows ended
+    eve_lines: builtins.bytes = b""  # the flow events (--eve), in the order the flows ended
     eve_flows: int = 0
 
 
