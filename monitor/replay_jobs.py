@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
+from typing import Any
 
+from monitor import replay_partition
 from monitor.audit import DEFAULT_GAP_THRESHOLD
 from monitor.capture.hashing import sha256_file
 from monitor.classify.catalog import VendorCatalog
@@ -25,11 +28,12 @@ from monitor.flow import key as flow_key
 from monitor.model import MonitorError
 from monitor.partition import Partition
 from monitor.pipeline import PipelineSettings
-from monitor.replay import ReplayRun
+from monitor.replay import Progress, ReplayRun
 from monitor.replay_merge import merge_partitions
 from monitor.replay_partition import PartitionResult, PartitionSpec, run_partition
 
 log = logging.getLogger(__name__)
+PROGRESS_SECONDS = 0.5
 
 
 def partition_specs(
@@ -69,6 +73,7 @@ def run_jobs(
     *,
     hash_inputs: bool = True,
     scheduler: str | None = None,
+    progress: Progress | None = None,
 ) -> tuple[ReplayRun, list[PartitionResult]]:
     """Run ``specs`` (local processes, or tasks of the Dask ``scheduler``) and merge them.
 
@@ -81,7 +86,7 @@ def run_jobs(
         with _hashing(paths, hash_inputs) as digests:
             results = run_on_cluster(scheduler, specs)
     else:
-        results, digests = _run_local(specs, paths, hash_inputs)
+        results, digests = _run_local(specs, paths, hash_inputs, progress)
     run = merge_partitions(results, specs[0].policy, catalog)
     for summary, digest in zip(run.result.inputs, digests.result(), strict=True):
         if summary.sha256 is None and summary.format and summary.duplicate_of is None:
@@ -94,27 +99,45 @@ def run_jobs(
 
 
 def _run_local(
-    specs: list[PartitionSpec], paths: list[str], hash_inputs: bool
+    specs: list[PartitionSpec], paths: list[str], hash_inputs: bool, progress: Progress | None
 ) -> tuple[list[PartitionResult], _hashing]:
     """The partitions in forked processes (they inherit the loaded modules and the seed),
     and the inputs' digests, taken meanwhile.
 
-    All workers are forked before the hashing thread starts (``map`` submits every task at
-    once). A worker that dies (the out-of-memory killer, say) fails the run with a clear
-    error instead of leaving it waiting for a result that never comes.
+    All workers are forked before the hashing thread starts (every task is submitted at
+    once); ``progress`` hears what partition 0 has read. A worker that dies (the
+    out-of-memory killer, say) fails the run with a clear error instead of leaving it
+    waiting for a result that never comes.
     """
-    pool = ProcessPoolExecutor(len(specs), mp_context=mp.get_context("fork"))
+    context = mp.get_context("fork")
+    counts = replay_partition.PROGRESS = context.RawArray("q", 2)  # inherited by the fork
+    pool = ProcessPoolExecutor(len(specs), mp_context=context)
     try:
-        pending = pool.map(run_partition, specs)
+        pending = [pool.submit(run_partition, spec) for spec in specs]
         with _hashing(paths, hash_inputs) as digests:
-            results = list(pending)
+            _report_progress(pending, counts, progress)
+            results = [future.result() for future in pending]
     except BrokenProcessPool as exc:
         raise MonitorError(
             "a --jobs worker process died before it finished (out of memory?)"
         ) from exc
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        replay_partition.PROGRESS = None
     return results, digests
+
+
+def _report_progress(
+    pending: list[Future[PartitionResult]], counts: Any, progress: Progress | None
+) -> None:
+    """Until every partition is done, call ``progress`` twice a second with what partition
+    0 has read (every partition reads all of it), and once more at the end."""
+    started = time.monotonic()
+    done = False
+    while not done:
+        done = not wait(pending, timeout=PROGRESS_SECONDS).not_done
+        if progress is not None:
+            progress(int(counts[0]), int(counts[1]), time.monotonic() - started)
 
 
 class _hashing:

@@ -30,6 +30,9 @@ from monitor.model import FlowRecord, InputSummary, MirrorSession
 from monitor.partition import Partition
 from monitor.pipeline import Pipeline, PipelineSettings
 
+# Packets and bytes partition 0 has read so far, shared with the command that forked it
+# (replay --jobs shows them as its progress); None in a Dask worker.
+PROGRESS: Any = None
 TlsCall = tuple[int, float, str, str, str]  # batch number, ts, client address, JA4, JA3
 
 
@@ -111,6 +114,9 @@ def _run(spec: PartitionSpec) -> PartitionResult:
         for whole in source.batches():
             linktypes.add(whole.linktype)
             gaps.add(whole.ts)
+            if PROGRESS is not None and part.index == 0:  # every partition reads it all
+                PROGRESS[0] += len(whole)
+                PROGRESS[1] += int(whole.wirelen.sum())
             for batch in split_at_ticks(whole, interval):
                 number += 1
                 log.batch = number

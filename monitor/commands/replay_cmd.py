@@ -13,7 +13,7 @@ from monitor.commands.pipes import stdout_to_reader
 from monitor.config import Policy
 from monitor.pipeline import PipelineSettings
 from monitor.provenance import add_evidence, build_provenance
-from monitor.replay import ReplayRun, run_replay, write_evidence
+from monitor.replay import Progress, ReplayRun, run_replay, write_evidence
 from monitor.report import write_report
 from monitor.report._common import sorted_findings
 from monitor.report.eve_file import EveFile
@@ -37,6 +37,7 @@ def _run_partitioned(
     catalog: VendorCatalog,
     settings: PipelineSettings,
     eve: EveFile | None,
+    progress: Progress | None,
 ) -> ReplayRun:
     """``--jobs N`` / ``--scheduler``: the flow-hash partitions, run and merged."""
     from monitor.replay_jobs import partition_specs, run_jobs  # multiprocessing, dask
@@ -56,7 +57,11 @@ def _run_partitioned(
         eve=eve is not None,
     )
     run, parts = run_jobs(
-        specs, catalog, hash_inputs=not args.no_input_hash, scheduler=args.scheduler
+        specs,
+        catalog,
+        hash_inputs=not args.no_input_hash,
+        scheduler=args.scheduler,
+        progress=progress,
     )
     if eve is not None:
         for part in sorted(parts, key=lambda p: p.index):
@@ -75,7 +80,7 @@ def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineS
     eve = EveFile(args.eve, policy.site) if args.eve else None  # flow events as flows end
     try:
         if args.jobs > 1 or args.scheduler:
-            run = _run_partitioned(args, policy, catalog, settings, eve)
+            run = _run_partitioned(args, policy, catalog, settings, eve, progress)
         else:
             run = run_replay(
                 args.pcaps,

@@ -191,3 +191,12 @@ def test_a_spoofed_flood_beyond_the_limits_stays_bounded_and_consistent(tmp_path
         assert max(per_device_kind.values()) <= 8 + 1
         assert sum(f.flows for f in many.findings) == sum(f.flows for f in one.findings) == 20_000
         assert len(many.findings) <= len(FindingKind) * (200 + 101)
+
+
+def test_progress_counts_every_packet_read() -> None:
+    heard: list[tuple[int, int, float]] = []
+    paths = [str(SAMPLES / "demo_day.pcap.gz")]
+    specs = partition_specs(paths, default_policy(), PipelineSettings(), 2)
+    run, _ = run_jobs(specs, load_catalog(), progress=lambda p, b, s: heard.append((p, b, s)))
+    assert heard and heard[-1][:2] == (run.result.packets, run.result.bytes) == (2227, 1751906)
+    assert [h[0] for h in heard] == sorted(h[0] for h in heard)  # it only grows
