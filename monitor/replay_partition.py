@@ -13,7 +13,10 @@ import builtins
 import os
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
 
 from monitor.audit import DEFAULT_GAP_THRESHOLD, GapSummary
 from monitor.capture.gaps import GapTracker
@@ -26,13 +29,17 @@ from monitor.classify.fingerprint import Fingerprinter
 from monitor.config import Policy
 from monitor.counters import Counters, Snapshot
 from monitor.flow import key as flow_key
-from monitor.model import FlowRecord, InputSummary, MirrorSession
+from monitor.flow.light import LightFlows
+from monitor.flow.state import FlowState
+from monitor.model import EndReason, FlowRecord, InputSummary, MirrorSession
 from monitor.partition import Partition
 from monitor.pipeline import Pipeline, PipelineSettings
 
 # Packets and bytes partition 0 has read so far, shared with the command that forked it
 # (replay --jobs shows them as its progress); None in a Dask worker.
 PROGRESS: Any = None
+if TYPE_CHECKING:
+    from monitor.report.eve_file import EveFile
 TlsCall = tuple[int, float, str, str, str]  # batch number, ts, client address, JA4, JA3
 
 
@@ -77,7 +84,7 @@ class PartitionResult:
     linktypes: set[int] = field(default_factory=set)
     readable: bool = False
     eve_lines: builtins.bytes = b""  # the flow events (--eve), in the order the flows ended
-    eve_flows: int = 0
+    eve_order: list[tuple[int, float]] = field(default_factory=list)  # (batch, first_ts)
 
 
 def run_partition(spec: PartitionSpec) -> PartitionResult:
@@ -101,7 +108,7 @@ def _run(spec: PartitionSpec) -> PartitionResult:
     pipe.inspector.tls.on_client = lambda ts, ip, ja4, ja3: tls_calls.append(
         (log.batch, ts, ip, ja4, ja3)
     )
-    eve = _eve_file(spec)
+    eve = _eve_file(spec, log)
     pipe.flow_sink = eve
     snapshots_before = 0
     roles: list[dict[str, tuple[str, str]]] = []
@@ -130,7 +137,7 @@ def _run(spec: PartitionSpec) -> PartitionResult:
         if len(pipe.snapshots) > snapshots_before:
             roles.append(_roles(pipe.devices))
     finally:
-        eve_lines, eve_flows = _close_eve(eve)
+        eve_lines, eve_order = _close_eve(eve)
     first = part.index == 0
     devices = pipe.devices
     devices.catalog = None  # type: ignore[assignment]  # large; the merge has its own
@@ -158,7 +165,7 @@ def _run(spec: PartitionSpec) -> PartitionResult:
         linktypes=linktypes,
         readable=source.any_readable,
         eve_lines=eve_lines,
-        eve_flows=eve_flows,
+        eve_order=eve_order,
     )
 
 
@@ -166,7 +173,7 @@ def _roles(book: DeviceBook) -> dict[str, tuple[str, str]]:
     return {ip: (dev.vendor or "unknown", dev.role or "unknown") for ip, dev in book.counted()}
 
 
-def _eve_file(spec: PartitionSpec) -> Any:
+def _eve_file(spec: PartitionSpec, clock: FindingLog) -> _PartitionEve | None:
     """The partition's EVE flow-event file (a temporary file), or None."""
     if not spec.eve:
         return None
@@ -174,16 +181,38 @@ def _eve_file(spec: PartitionSpec) -> Any:
 
     fd, path = tempfile.mkstemp(prefix=f"cctv-part{spec.partition.index}-", suffix=".eve")
     os.close(fd)
-    return EveFile(path, spec.site)
+    return _PartitionEve(EveFile(path, spec.site), clock)
 
 
-def _close_eve(eve: Any) -> tuple[bytes, int]:
-    """The lines the partition's EVE file got, and how many; the file is removed."""
+class _PartitionEve:
+    """The pipeline's flow sink in a partition: EVE lines, and for each the batch its flow
+    ended in (``clock.batch``) and its first packet time, so the command can write every
+    partition's lines in the order one process ends them (by batch, then by age)."""
+
+    def __init__(self, eve: EveFile, clock: FindingLog) -> None:
+        self.eve = eve
+        self.clock = clock
+        self.order: list[tuple[int, float]] = []
+
+    def flow(self, flow: FlowState, reason: EndReason) -> None:
+        """A flow ended: its flow event."""
+        self.eve.flow(flow, reason)
+        self.order.append((self.clock.batch, flow.first_ts))
+
+    def rows(self, light: LightFlows, slots: npt.NDArray[np.int64], reason: EndReason) -> None:
+        """Light flows ended: their flow events."""
+        self.eve.rows(light, slots, reason)
+        batch = self.clock.batch
+        self.order.extend((batch, ts) for ts in light["first_ts"][slots].tolist())
+
+
+def _close_eve(eve: _PartitionEve | None) -> tuple[builtins.bytes, list[tuple[int, float]]]:
+    """The lines the partition's EVE file got, and their order keys; the file is removed."""
     if eve is None:
-        return b"", 0
-    eve.close()
+        return b"", []
+    eve.eve.close()
     try:
-        with open(eve.path, "rb") as fp:
-            return fp.read(), eve.flows
+        with open(eve.eve.path, "rb") as fp:
+            return fp.read(), eve.order
     finally:
-        os.unlink(eve.path)
+        os.unlink(eve.eve.path)

@@ -64,8 +64,7 @@ def _run_partitioned(
         progress=progress,
     )
     if eve is not None:
-        for part in sorted(parts, key=lambda p: p.index):
-            eve.take(part.eve_lines, part.eve_flows)
+        eve.take([(p.eve_lines, p.eve_order) for p in sorted(parts, key=lambda p: p.index)])
     return run
 
 

@@ -8,6 +8,9 @@ of flows.
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -44,10 +47,16 @@ class EveFile:
             self._fp.write("".join(lines).encode("utf-8"))
             self.flows += len(lines)
 
-    def take(self, lines: bytes, flows: int) -> None:
-        """Flow events worded elsewhere (a partition of ``replay --jobs``): ``flows`` lines."""
-        self._fp.write(lines)
-        self.flows += flows
+    def take(self, parts: Sequence[tuple[bytes, Sequence[tuple[int, float]]]]) -> None:
+        """Flow events worded by the partitions of ``replay --jobs``: each part's lines and
+        an order key per line (the batch its flow ended in, its first packet time). Written
+        in key order, partition by partition on ties: the order one process ends flows in."""
+        streams = [
+            zip(order, lines.splitlines(keepends=True), strict=True) for lines, order in parts
+        ]
+        for _, line in heapq.merge(*streams, key=lambda item: item[0]):
+            self._fp.write(line)
+            self.flows += 1
 
     def write_alerts(self, findings: list[Finding]) -> None:
         """One alert per finding, in the given order."""

@@ -63,3 +63,17 @@ def test_live_refuses_a_bad_eve_path(tmp_path: Path) -> None:
     (tmp_path / "old.json").write_text("{}\n")
     config("--eve", str(tmp_path / "old.json"))  # appended to, like the alert log
     assert (tmp_path / "old.json").read_text() == "{}\n"
+
+
+def test_partition_flow_events_are_written_in_the_order_flows_ended(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """replay --jobs: each partition's lines come with (batch, first packet time)."""
+    from monitor.report.eve_file import EveFile
+
+    path = tmp_path / "eve.json"
+    eve = EveFile(str(path), "site")
+    zero = (b"a1\na2\na3\n", [(1, 5.0), (2, 1.0), (2, 9.0)])
+    one = (b"b1\nb2\n", [(1, 7.0), (2, 3.0)])
+    eve.take([zero, one])
+    eve.close()
+    assert path.read_text().split() == ["a1", "b1", "a2", "b2", "a3"]
+    assert eve.flows == 5
