@@ -50,8 +50,8 @@ def merge_partitions(
     inputs = first.inputs
     assert first.gaps is not None  # partition 0 looks for gaps
     snapshots: list[object] = [*_snapshots(parts, policy.site)]
-    for summary in inputs:
-        summary.undecodable = sum(p.undecodable.get(inputs.index(summary), 0) for p in parts)
+    for index, summary in enumerate(inputs):
+        summary.undecodable = sum(p.undecodable.get(index, 0) for p in parts)
     decode_errors: dict[str, int] = {}
     for p in parts:
         for layer, n in p.counters.decode_errors.items():
