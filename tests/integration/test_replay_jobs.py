@@ -189,6 +189,9 @@ def test_a_spoofed_flood_beyond_the_limits_stays_bounded_and_consistent(tmp_path
         )  # no finding names a host the report folded into other
         per_device_kind = Counter((f.device, f.kind) for f in many.findings)
         assert max(per_device_kind.values()) <= 8 + 1
+        own_keys = Counter(f.kind for f in many.findings if not f.is_summary)
+        assert own_keys == Counter(f.kind for f in one.findings if not f.is_summary)
+        assert max(own_keys.values()) == 200  # findings_per_kind, over the whole run
         assert sum(f.flows for f in many.findings) == sum(f.flows for f in one.findings) == 20_000
         assert len(many.findings) <= len(FindingKind) * (200 + 101)
 
@@ -200,3 +203,54 @@ def test_progress_counts_every_packet_read() -> None:
     run, _ = run_jobs(specs, load_catalog(), progress=lambda p, b, s: heard.append((p, b, s)))
     assert heard and heard[-1][:2] == (run.result.packets, run.result.bytes) == (2227, 1751906)
     assert [h[0] for h in heard] == sorted(h[0] for h in heard)  # it only grows
+
+
+def _mirrored_capture(path: Path) -> None:
+    """demo_day's frames, some through VXLAN and ERSPAN mirrors, plus frames behind nine
+    VLAN tags (one too many: undecodable)."""
+    import gzip
+
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Dot1Q, Ether
+    from scapy.utils import PcapReader, wrpcap
+
+    from tests.tunnelbuild import wrap
+
+    with gzip.open(SAMPLES / "demo_day.pcap.gz") as fp:
+        packets = list(PcapReader(fp))
+    out = []
+    for i, p in enumerate(packets):
+        frame = bytes(p)
+        kind = ("vxlan", "erspan2", None, None)[i % 4]
+        q = Ether(wrap(frame, kind)) if kind else p.copy()
+        q.time = p.time
+        out.append(q)
+        if i % 500 == 0:
+            deep = Ether() / Dot1Q(vlan=1) / Dot1Q(vlan=2) / Dot1Q(vlan=3) / Dot1Q(vlan=4)
+            deep = deep / Dot1Q(vlan=5) / Dot1Q(vlan=6) / Dot1Q(vlan=7) / Dot1Q(vlan=8)
+            deep = deep / Dot1Q(vlan=9) / IP(src="10.20.1.11", dst="198.51.100.9") / TCP()
+            deep.time = p.time
+            out.append(deep)
+    wrpcap(str(path), out)
+
+
+def test_mirror_sessions_decode_errors_and_metric_samples_add_up(tmp_path: Path) -> None:
+    capture = tmp_path / "mirrored.pcap"
+    _mirrored_capture(capture)
+    catalog = load_catalog()
+    settings = PipelineSettings(keep_records=True, snapshot_seconds=30.0)
+    policy = default_policy()
+    one = run_replay([str(capture)], policy, catalog, settings, hash_inputs=False).result
+    assert {s.kind for s in one.mirror_sessions} == {"vxlan", "erspan2"}
+    errors = {layer: n for layer, n in one.decode_errors.items() if n}
+    assert errors == {"vlan": 5} and one.inputs[0].undecodable == 5
+    specs = partition_specs([str(capture)], policy, settings, 3)
+    many = run_jobs(specs, catalog, hash_inputs=False)[0].result
+    assert _comparable(many) == _comparable(one)
+    assert len(many.snapshots) == len(one.snapshots) > 5
+    for a, b in zip(one.snapshots, many.snapshots, strict=True):
+        a_counters, b_counters = a.counters, b.counters  # type: ignore[attr-defined]
+        assert b.ts == a.ts  # type: ignore[attr-defined]
+        for name in ("packets", "bytes", "flows", "findings", "decode_errors"):
+            assert getattr(b_counters, name) == getattr(a_counters, name), name
+        assert b_counters.device_last_seen == a_counters.device_last_seen

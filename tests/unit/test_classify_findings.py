@@ -20,6 +20,7 @@ from monitor.classify.catalog import load_catalog
 from monitor.classify.evidence import evidence_tail
 from monitor.classify.findings import FindingBook
 from monitor.config import default_policy
+from monitor.flow.key import v4_text
 from monitor.model import AuditResult, Finding, FindingKind
 from monitor.pipeline import Pipeline
 from monitor.report.json_report import report_dict
@@ -221,3 +222,34 @@ def report_dict_of(book: FindingBook) -> str:
         findings=book.findings(),
     )  # fmt: skip
     return json.dumps(report_dict(result)["findings"], sort_keys=True)
+
+
+def test_light_rows_logged_by_partitions_replay_into_the_same_book() -> None:
+    """Light flows (payload-free TCP) reach the book as rows: logged with the wording of
+    the earliest flow of each key, they make the findings the book makes of them."""
+    from monitor.classify.finding_log import FindingLog, replay_calls
+
+    rng = np.random.default_rng(5)
+    n = 400
+    peers = (0xC6336400 + rng.integers(0, 40, n)).astype(np.uint64)
+    ports = rng.choice(np.array([23, 80, 443, 8080]), n).astype(np.int64)
+    first = np.round(100.0 + rng.random(n) * 50, 3)
+    rows = {
+        "device": CAM, "kind": FindingKind.EGRESS, "peers": peers, "ports": ports,
+        "first_ts": first, "last_ts": first + 1.0, "packets": np.full(n, 2, np.int64),
+        "sizes": np.full(n, 120, np.int64), "answered": rng.random(n) < 0.2,
+    }  # fmt: skip
+
+    def describe(i: int) -> Finding:
+        peer = v4_text(int(peers[i]))
+        return finding(peer, int(ports[i]), first=float(first[i]), packets=2, size=120,
+                       uid=f"F{i}")  # fmt: skip
+
+    direct = FindingBook(max_findings=30)
+    direct.add_rows(**rows, describe=describe)
+    log = FindingLog()
+    log.add_rows(**rows, describe=describe)
+    merged = replay_calls(FindingBook(max_findings=30), [log])
+    assert report_dict_of(merged) == report_dict_of(direct)
+    assert sum(f.flows for f in merged.findings()) == n
+    assert sum(1 for f in merged.findings() if not f.is_summary) == 30  # the bound held

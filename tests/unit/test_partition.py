@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
@@ -111,3 +113,70 @@ def test_shared_frames_run_in_frame_order_among_the_partitions_own() -> None:
             assert seen == [f for f in (82,) if f < frame]
         shared.run(Recorder())  # type: ignore[arg-type]
         assert seen == [82]  # the rest, each once
+
+
+def _mixed() -> list[object]:
+    """TCP flows with DNS answers, a DNS question and a SADP inquiry among them."""
+    frames: list[object] = []
+    for i in range(30):
+        frames.append(E / IP(src=CAM, dst=f"198.51.100.{i}") / TCP(sport=41000 + i, dport=443))
+        if i % 6 == 2:  # a lookup's answer, each on a flow of its own
+            answer = DNS(
+                id=i, qr=1, qd=DNSQR(qname=f"n{i}.example"),
+                an=DNSRR(rrname=f"n{i}.example", rdata=f"203.0.113.{i}", ttl=60),
+            )  # fmt: skip
+            frames.append(E / IP(src=RESOLVER, dst=CAM) / UDP(sport=53, dport=30000 + i) / answer)
+        if i == 9:
+            question = DNS(id=9, rd=1, qd=DNSQR(qname="q.example"))
+            frames.append(E / IP(src=CAM, dst=RESOLVER) / UDP(sport=30999, dport=53) / question)
+        if i == 14:  # an inquiry whose third byte has the DNS "QR" bit clear: not DNS
+            sadp = b"<?xml version='1.0'?><Probe><Uuid>1</Uuid><Types>inquiry</Types></Probe>"
+            group = IP(src=CAM, dst="239.255.255.250")
+            frames.append(E / group / UDP(sport=37020, dport=37020) / sadp)
+    return frames
+
+
+def test_shared_frames_are_the_others_answers_and_announcements_handed_over_whole() -> None:
+    frames = _mixed()
+    cut = batch_of(frames, wirelen=[len(bytes(f)) + 4 for f in frames])  # as if cut short
+    batch = dataclasses.replace(cut, source=3)
+    start = float(batch.ts[0])
+    splits = [Partition(i, 2).split(batch, PORTS) for i in range(2)]
+    owner = {}
+    for i, (mine, _) in enumerate(splits):
+        assert mine.batch.source == 3 and mine.batch.linktype == batch.linktype
+        rows = (mine.batch.ts - start).astype(int)
+        assert mine.batch.wirelen.tolist() == batch.wirelen[rows].tolist()
+        owner.update(dict.fromkeys(rows.tolist(), i))
+    answers = [n for n, f in enumerate(frames) if f.haslayer(DNS) and f[DNS].qr == 1]
+    inquiry = [n for n, f in enumerate(frames) if f.haslayer(UDP) and f[UDP].dport == 37020]
+    assert len(answers) == 5 and len(inquiry) == 1
+    for i, (mine, shared) in enumerate(splits):
+        expected = [n for n in sorted(answers + inquiry) if owner[n] != i]
+        got = [row[0] for row in shared.rows] if shared is not None else []
+        assert got == expected  # the question is left out: it teaches nothing
+        if shared is None:
+            continue
+        for index, proto, src, sport, dst, dport, payload, ts in shared.rows:
+            f = frames[index]
+            assert (src, dst, sport, dport) == (f[IP].src, f[IP].dst, f[UDP].sport, f[UDP].dport)
+            assert (proto, payload, ts) == (17, bytes(f[UDP].payload), float(batch.ts[index]))
+        heard: list[tuple[int, str, int]] = []
+
+        class Recorder:
+            def __init__(self, into: list[tuple[int, str, int]]) -> None:
+                self.into = into
+
+            def shared(self, proto, src, sport, dst, dport, payload, ts) -> None:  # type: ignore[no-untyped-def]
+                self.into.append((int(ts - start), dst, dport))
+
+        own = (mine.batch.ts - start).astype(int).tolist()
+        for row, frame in enumerate(own):  # before each own frame: the shared ones before it
+            heard.clear()
+            shared.next = 0
+            shared.run(Recorder(heard), before=row)  # type: ignore[arg-type]
+            assert [h[0] for h in heard] == [n for n in expected if n < frame]
+        heard.clear()
+        shared.next = 0
+        shared.run(Recorder(heard))  # type: ignore[arg-type]
+        assert heard == [(n, frames[n][IP].dst, frames[n][UDP].dport) for n in expected]
