@@ -12,6 +12,7 @@ import json
 import os
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from monitor.config import Policy, default_policy, load_policy
 from monitor.model import FindingKind, MonitorError
 from monitor.partition import Partition
 from monitor.pipeline import PipelineSettings
-from monitor.replay import run_replay
+from monitor.replay import run_replay, write_evidence
 from monitor.replay_jobs import partition_specs, run_jobs
 from monitor.replay_partition import run_partition
 from monitor.report.json_report import report_dict
@@ -225,6 +226,10 @@ def _mirrored_capture(path: Path) -> None:
         q = Ether(wrap(frame, kind)) if kind else p.copy()
         q.time = p.time
         out.append(q)
+        if i % 300 == 150:  # a scan from outside of hosts that never answer: silent hosts
+            syn = Ether() / IP(src="198.51.100.66", dst=f"10.20.5.{i // 300}") / TCP(dport=80)
+            syn.time = p.time
+            out.append(syn)
         if i % 500 == 0:
             deep = Ether() / Dot1Q(vlan=1) / Dot1Q(vlan=2) / Dot1Q(vlan=3) / Dot1Q(vlan=4)
             deep = deep / Dot1Q(vlan=5) / Dot1Q(vlan=6) / Dot1Q(vlan=7) / Dot1Q(vlan=8)
@@ -238,15 +243,28 @@ def test_mirror_sessions_decode_errors_and_metric_samples_add_up(tmp_path: Path)
     capture = tmp_path / "mirrored.pcap"
     _mirrored_capture(capture)
     catalog = load_catalog()
-    settings = PipelineSettings(keep_records=True, snapshot_seconds=30.0)
+    settings = PipelineSettings(keep_records=True, snapshot_seconds=30.0, keep_names=True)
     policy = default_policy()
     one = run_replay([str(capture)], policy, catalog, settings, hash_inputs=False).result
     assert {s.kind for s in one.mirror_sessions} == {"vxlan", "erspan2"}
     errors = {layer: n for layer, n in one.decode_errors.items() if n}
     assert errors == {"vlan": 5} and one.inputs[0].undecodable == 5
+    single = run_replay([str(capture)], policy, catalog, settings, hash_inputs=False)
+    assert len(one.silent_hosts) > 3
     specs = partition_specs([str(capture)], policy, settings, 3)
-    many = run_jobs(specs, catalog, hash_inputs=False)[0].result
+    merged = run_jobs(specs, catalog, hash_inputs=False)[0]
+    many = merged.result
     assert _comparable(many) == _comparable(one)
+    assert (many.readable, merged.linktypes) == (True, single.linktypes)
+    names = [sorted(FLOW_ID.sub("F", repr(n)) for n in run.names) for run in (one, many)]
+    assert names[0] == names[1] and names[0]
+    rows = [
+        sorted(FLOW_ID.sub("F", repr(replace(r, uid=""))) for r in run.flows) for run in (one, many)
+    ]
+    assert rows[0] == rows[1] and len(rows[0]) == one.flow_count
+    for run, name in ((single, "one.pcap"), (merged, "many.pcap")):
+        assert write_evidence(run, [str(capture)], str(tmp_path / name)) > 0
+    assert (tmp_path / "one.pcap").read_bytes() == (tmp_path / "many.pcap").read_bytes()
     assert len(many.snapshots) == len(one.snapshots) > 5
     for a, b in zip(one.snapshots, many.snapshots, strict=True):
         a_counters, b_counters = a.counters, b.counters  # type: ignore[attr-defined]
