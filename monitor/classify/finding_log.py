@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from monitor.classify.findings import FindingBook
+from monitor.classify.findings import FindingBook, tcp_keys
 from monitor.model import Finding, FindingKind
 
 Call = tuple[int, int, Finding | dict[str, Any]]  # batch number, order in the batch, call
@@ -56,11 +56,7 @@ class FindingLog:
     ) -> None:
         """Keep many light flows' findings, with the wording of every row the book may
         ask for: the earliest flow of each key (as :meth:`FindingBook.add_rows` picks)."""
-        packed = (peers << np.uint64(24)) | (ports.astype(np.uint64) << np.uint64(8))
-        _, inverse = np.unique(packed, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        order = np.lexsort((first_ts, inverse))
-        earliest = order[np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])]
+        _, _, earliest = tcp_keys(peers, ports, first_ts)
         words = {i: describe(i) for i in earliest.tolist()}
         call = {
             "device": device, "kind": kind, "peers": peers, "ports": ports,

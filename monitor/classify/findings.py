@@ -152,9 +152,7 @@ class FindingBook:
         earliest row of a key that gets a finding of its own).
         """
         dk = (device, kind.value)
-        packed = (peers << np.uint64(24)) | (ports.astype(np.uint64) << np.uint64(8)) | np.uint64(6)
-        uniq, inverse = np.unique(packed, return_inverse=True)
-        inverse = inverse.reshape(-1)
+        uniq, inverse, earliest = tcp_keys(peers, ports, first_ts)
         n = uniq.size
         flows = np.bincount(inverse, minlength=n)
         total_packets = np.bincount(inverse, weights=packets, minlength=n)
@@ -162,8 +160,6 @@ class FindingBook:
         yes = np.bincount(inverse, weights=answered.astype(np.int64), minlength=n) > 0
         last = np.full(n, -np.inf)
         np.maximum.at(last, inverse, last_ts)
-        order = np.lexsort((first_ts, inverse))  # by key, then time: first row of each key
-        earliest = order[np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])]
         first = first_ts[earliest]
         own = self._packed.setdefault(dk, {})
         known = np.isin(uniq, np.fromiter(own, np.uint64, len(own)))
@@ -310,6 +306,19 @@ class FindingBook:
         self._per_kind.clear()
         self._packed.clear()
         self._summaries.clear()
+
+
+def tcp_keys(
+    peers: npt.NDArray[np.uint64], ports: npt.NDArray[np.int64], first_ts: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The finding keys of TCP rows to IPv4 peers, packed as peer << 24 | port << 8 | 6
+    (sorted, unique), each row's key, and per key its earliest row (by first packet)."""
+    packed = (peers << np.uint64(24)) | (ports.astype(np.uint64) << np.uint64(8)) | np.uint64(6)
+    uniq, inverse = np.unique(packed, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.lexsort((first_ts, inverse))  # by key, then time: first row of each key
+    earliest = order[np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])]
+    return uniq, inverse, earliest
 
 
 def _rank(f: Finding) -> Rank:
