@@ -22,20 +22,7 @@ from monitor.decode.tls import (
     parse_client_hello,
     parse_client_hello_message,
 )
-
-
-def ext(ext_type: int, data: bytes) -> bytes:
-    return struct.pack("!HH", ext_type, len(data)) + data
-
-
-def sni_ext(name: bytes) -> bytes:
-    entry = b"\x00" + struct.pack("!H", len(name)) + name
-    return ext(0, struct.pack("!H", len(entry)) + entry)
-
-
-def alpn_ext(*protocols: bytes) -> bytes:
-    body = b"".join(bytes([len(p)]) + p for p in protocols)
-    return ext(16, struct.pack("!H", len(body)) + body)
+from tests.unit.tls_builders import alpn_ext, ext, sni_ext
 
 
 def hello_message(extensions: bytes | None, version: int = 0x0303) -> bytes:
