@@ -165,6 +165,14 @@ class Sensor:
         assert text is not None, f"scrape failed; sensor log:\n{self.log()}"
         return parse_metrics(text)
 
+    def wait_captured(self, frames: int, what: str | None = None) -> None:
+        """Wait (up to 30 s, scaled) until the sensor has captured ``frames`` packets."""
+        wait_until(
+            lambda: total(self.scrape().get("cctv_capture_packets_total", {})) >= frames,
+            30,
+            what or f"{frames} captured packets",
+        )
+
     def signal(self, sig: int) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)

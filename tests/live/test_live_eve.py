@@ -12,10 +12,9 @@ import jsonschema
 import pytest
 
 from tests.requirements import require_shared
-from tests.waiting import wait_until
 
 from .expected import sequential_capture
-from .netns import PCAPS, Sensor, need, segment, total
+from .netns import PCAPS, Sensor, need, segment
 
 pytestmark = [pytest.mark.slow, pytest.mark.tools]
 SAMPLES = sorted(PCAPS.glob("*.pcap"))
@@ -41,11 +40,7 @@ def test_live_eve_follows_the_alert_log(tmp_path: Path, workers: int) -> None:
         try:
             sensor.start()
             seg.replay(capture)
-            wait_until(
-                lambda: total(sensor.scrape().get("cctv_capture_packets_total", {})) >= frames,
-                30,
-                f"{frames} captured packets",
-            )
+            sensor.wait_captured(frames)
             assert sensor.stop() == 0, sensor.log()
         finally:
             sensor.kill()

@@ -44,11 +44,7 @@ def test_live_matches_replay(tmp_path: Path, workers: int) -> None:
         try:
             sensor.start()
             seg.replay(capture)
-            wait_until(
-                lambda: total(sensor.scrape().get("cctv_capture_packets_total", {})) >= frames,
-                30,
-                f"{frames} captured packets",
-            )
+            sensor.wait_captured(frames)
             # Flows settle within 2 s of packet time; idle ticks follow the wall clock.
             scraped = poll(sensor.scrape, 20, lambda s: _matches(s, expected), every=0.3)
             _assert_same(scraped, expected, frames)  # on a timeout: shows the difference

@@ -196,11 +196,7 @@ def _run(seg: Segment, sensor: Sensor, state: Path, workers: int) -> None:
                 assert st["NoNewPrivs"].strip() == "1" and st["Seccomp"].strip() == "2"
         seg.replay(PCAPS / "egress.pcap")
         frames = EXPECTED["packets"]
-        wait_until(
-            lambda: total(sensor.scrape().get("cctv_capture_packets_total", {})) >= frames,
-            30,
-            "every frame captured",
-        )
+        sensor.wait_captured(frames, "every frame captured")
         scraped = sensor.scrape()
         assert total(scraped["cctv_capture_packets_total"]) == frames
         assert scraped.get("process_resident_memory_bytes"), "process metrics under ProcSubset"
