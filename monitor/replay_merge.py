@@ -16,7 +16,7 @@ import numpy as np
 
 from monitor.classify.catalog import VendorCatalog
 from monitor.classify.device_book_merge import finding_device, merge_books, merge_prints
-from monitor.classify.finding_log import replay_calls
+from monitor.classify.finding_log import merge_findings
 from monitor.classify.findings import FindingBook
 from monitor.config import Policy
 from monitor.counters import Snapshot
@@ -42,7 +42,7 @@ def merge_partitions(
         book.tls_clients.add(ts, ip, ja4, ja3)
     book.refresh(prints)
     limits = policy.limits
-    findings = replay_calls(
+    findings = merge_findings(
         FindingBook(limits.findings_per_device, limits.findings_per_kind),
         [p.findings for p in parts],
         finding_device(book),

@@ -24,7 +24,7 @@ from monitor.capture.merge import split_at_ticks
 from monitor.capture.offline import OfflineSource
 from monitor.classify.catalog import load_catalog
 from monitor.classify.devices import DeviceBook
-from monitor.classify.finding_log import FindingLog
+from monitor.classify.finding_log import PartitionFindings
 from monitor.classify.fingerprint import Fingerprinter
 from monitor.config import Policy
 from monitor.counters import Counters, Snapshot
@@ -73,7 +73,7 @@ class PartitionResult:
     devices: DeviceBook
     prints: Fingerprinter
     tls_calls: list[TlsCall]
-    findings: FindingLog
+    findings: PartitionFindings
     flagged: list[tuple[Any, Any, Any]]
     records: list[FlowRecord]
     names: list[tuple[str, str, str]]
@@ -102,8 +102,9 @@ def _run(spec: PartitionSpec) -> PartitionResult:
     catalog = load_catalog()
     pipe = Pipeline(spec.policy, catalog, spec.settings)
     pipe.table.number_flows(part.index + 1, part.count)
-    log = FindingLog()
-    pipe.findings = log  # type: ignore[assignment]  # the merge replays it into one book
+    limits = spec.policy.limits
+    log = PartitionFindings(limits.findings_per_device, limits.findings_per_kind)
+    pipe.findings = log  # bounded as the run's book; the merge replays its places
     tls_calls: list[TlsCall] = []
     pipe.inspector.tls.on_client = lambda ts, ip, ja4, ja3: tls_calls.append(
         (log.batch, ts, ip, ja4, ja3)
@@ -173,7 +174,7 @@ def _roles(book: DeviceBook) -> dict[str, tuple[str, str]]:
     return {ip: (dev.vendor or "unknown", dev.role or "unknown") for ip, dev in book.counted()}
 
 
-def _eve_file(spec: PartitionSpec, clock: FindingLog) -> _PartitionEve | None:
+def _eve_file(spec: PartitionSpec, clock: PartitionFindings) -> _PartitionEve | None:
     """The partition's EVE flow-event file (a temporary file), or None."""
     if not spec.eve:
         return None
@@ -189,7 +190,7 @@ class _PartitionEve:
     ended in (``clock.batch``) and its first packet time, so the command can write every
     partition's lines in the order one process ends them (by batch, then by age)."""
 
-    def __init__(self, eve: EveFile, clock: FindingLog) -> None:
+    def __init__(self, eve: EveFile, clock: PartitionFindings) -> None:
         self.eve = eve
         self.clock = clock
         self.order: list[tuple[int, float]] = []

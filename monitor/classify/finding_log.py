@@ -1,94 +1,65 @@
-"""The findings of one partition of a replay, kept as calls for the merge to replay.
+"""The findings of the partitions of a replay (``--jobs``), and how they become one book.
 
-A :class:`~monitor.classify.findings.FindingBook` is bounded per device and kind, and
-which flows get a finding of their own depends on the order they end in. A partition
-(``replay --jobs``) therefore does not aggregate: :class:`FindingLog` stands in for the
-book and keeps each call with the number of the batch it came in; the merge replays the
-calls of every partition into one book, batch by batch, so the bounds apply to the whole
-capture as they do in a single process.
+Each partition keeps a :class:`~monitor.classify.findings.FindingBook` with the run's
+bounds, so its memory is bounded as a single process's is (a million-flow scan stays a
+few thousand findings), and notes when each of its own findings got its place. The merge
+hands the partitions' own findings to one book in the order they got their places, batch
+by batch, so the bounds per device and kind apply to the whole run; what a partition
+folded into a summary is folded into the run's summary.
+
+A key that a partition had to fold (its own bound was full) while another partition
+gave it a finding of its own keeps those flows in the summary: under a flood beyond the
+bounds the itemised findings may differ from one process's, never the totals.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from monitor.classify.findings import FindingBook, tcp_keys
-from monitor.model import Finding, FindingKind
-
-Call = tuple[int, int, Finding | dict[str, Any]]  # batch number, order in the batch, call
+from monitor.classify.findings import FindingBook, Key
+from monitor.model import Finding
 
 
 @dataclass(slots=True)
-class FindingLog:
-    """FindingBook's interface, recording instead of aggregating."""
+class PartitionFindings(FindingBook):
+    """A partition's FindingBook that remembers when each own finding got its place."""
 
     batch: int = 0  # the batch now being processed (set by the partition's driver)
-    calls: list[Call] = field(default_factory=list)
+    placed: dict[Key, tuple[int, int]] = field(default_factory=dict)  # (batch, order)
 
     def add(self, f: Finding) -> Finding:
-        """Keep one flow's finding."""
-        self.calls.append((self.batch, len(self.calls), f))
-        return f
-
-    def fold_if_full(self, f: Finding) -> bool:
-        """Never folds here: the merged book decides (see :meth:`FindingBook.add`)."""
-        return False
-
-    def add_rows(
-        self,
-        *,
-        device: str,
-        kind: FindingKind,
-        peers: npt.NDArray[np.uint64],
-        ports: npt.NDArray[np.int64],
-        first_ts: npt.NDArray[np.float64],
-        last_ts: npt.NDArray[np.float64],
-        packets: npt.NDArray[np.int64],
-        sizes: npt.NDArray[np.int64],
-        answered: npt.NDArray[np.bool_],
-        describe: Callable[[int], Finding],
-    ) -> None:
-        """Keep many light flows' findings, with the wording of every row the book may
-        ask for: the earliest flow of each key (as :meth:`FindingBook.add_rows` picks)."""
-        _, _, earliest = tcp_keys(peers, ports, first_ts)
-        words = {i: describe(i) for i in earliest.tolist()}
-        call = {
-            "device": device, "kind": kind, "peers": peers, "ports": ports,
-            "first_ts": first_ts, "last_ts": last_ts, "packets": packets, "sizes": sizes,
-            "answered": answered, "words": words,
-        }  # fmt: skip
-        self.calls.append((self.batch, len(self.calls), call))
+        """:meth:`FindingBook.add`, noting the place of a new own finding."""
+        key = (f.device, f.kind.value, f.peer, f.peer_port, f.proto)
+        new = key not in self.placed
+        entry = FindingBook.add(self, f)
+        if new and key in self._entries:
+            self.placed[key] = (self.batch, len(self.placed))
+        return entry
 
 
-def replay_calls(
+def merge_findings(
     book: FindingBook,
-    logs: Iterable[FindingLog],
+    parts: Sequence[PartitionFindings],
     device: Callable[[str], str] = lambda name: name,
 ) -> FindingBook:
-    """Apply the calls of every partition's log to ``book``: batch by batch, partition by
-    partition within a batch, in call order within a partition. ``device`` renames a
-    finding's device (to ``other`` beyond the merged device limit)."""
-    keyed = [
-        (batch, part, order, call)
-        for part, log in enumerate(logs)
-        for batch, order, call in log.calls
-    ]
-    keyed.sort(key=lambda k: k[:3])
-    for _, _, _, call in keyed:
-        if isinstance(call, Finding):
-            name = device(call.device)
-            book.add(call if name == call.device else dataclasses.replace(call, device=name))
-            continue
-        rows = dict(call)
-        words = rows.pop("words")
-        rows["device"] = name = device(rows["device"])
-        if name != call["device"]:
-            words = {i: dataclasses.replace(f, device=name) for i, f in words.items()}
-        book.add_rows(**rows, describe=words.__getitem__)
+    """The partitions' findings in ``book``: own findings in the order they got their
+    places (batch by batch, partition by partition within a batch), then the summaries.
+    ``device`` renames a finding's device (to ``other`` beyond the merged device limit)."""
+    placed = sorted(
+        (place, index, key)
+        for index, part in enumerate(parts)
+        for key, place in part.placed.items()
+    )
+    for _, index, key in placed:
+        part = parts[index]
+        f = part._entries[key]
+        name = device(f.device)
+        book.absorb(
+            f if name == f.device else dataclasses.replace(f, device=name), part._bases[key]
+        )
+    for part in parts:
+        for (name, kind), summary in part._summaries.items():
+            book.absorb_summary(device(name), kind, summary)
     return book

@@ -184,6 +184,35 @@ class FindingBook:
             self._fold_rows(dk, rest, uniq, flows, total_packets, total_bytes, first, last, yes,
                             earliest, describe)  # fmt: skip
 
+    def absorb(self, f: Finding, base: str) -> None:
+        """Account another book's own finding ``f`` (already aggregated over its flows)
+        whose evidence without its tail is ``base``: replay ``--jobs`` merges partitions so."""
+        key = (f.device, f.kind.value, f.peer, f.peer_port, f.proto)
+        before = self._taken_at.get((key, "flow"))
+        self.add(f)
+        if key in self._entries and self._taken_at.get((key, "flow")) != before:
+            self._bases[key] = base  # f's flow describes the finding now
+
+    def absorb_summary(self, device: str, kind: str, other: _Summary) -> None:
+        """Fold another book's summary finding of ``kind`` into this book's of ``device``."""
+        mine = self._summaries.get((device, kind))
+        if mine is None:
+            mine = self._summaries[(device, kind)] = _Summary(
+                dataclasses.replace(
+                    other.finding, device=device, flows=0, packets=0, bytes=0, sample_peers=[]
+                )
+            )
+        _merge(mine.finding, other.finding)
+        mine.peers.update(other.peers)
+        mine.ports.update(other.ports)
+        mine.protos |= other.protos
+        mine.vendors |= other.vendors
+        samples = mine.finding.sample_peers if mine.finding.sample_peers is not None else []
+        for peer in other.finding.sample_peers or ():
+            if len(samples) < SAMPLE_PEERS and peer not in samples:
+                samples.append(peer)
+        mine.finding.sample_peers = samples
+
     def fold_if_full(self, f: Finding) -> bool:
         """Fold ``f`` into its summary when it could not get a finding of its own anyway
         (no room, no finding for its key, a summary exists); False when it needs

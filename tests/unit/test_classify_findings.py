@@ -199,21 +199,42 @@ def test_a_finding_reads_the_same_whatever_order_its_flows_end_in(order: list[in
     assert (f.flows, f.first_ts, f.answered) == (5, 100.0, True)
 
 
-def test_the_log_of_partitions_replays_into_the_book_one_process_fills() -> None:
-    from monitor.classify.finding_log import FindingLog, replay_calls
+def _partitioned(flows: list[Finding], bound: int) -> FindingBook:
+    """``flows`` ended one per batch, flow i in partition i % 2, merged."""
+    from monitor.classify.finding_log import PartitionFindings, merge_findings
 
+    parts = [PartitionFindings(max_findings=bound), PartitionFindings(max_findings=bound)]
+    for batch, f in enumerate(flows):
+        part = parts[batch % 2]
+        part.batch = batch
+        part.add(f)
+    return merge_findings(FindingBook(max_findings=bound), parts)
+
+
+def test_partitions_within_the_bounds_merge_into_the_book_one_process_fills() -> None:
+    flows = [finding(peer=f"198.51.100.{i % 7}", first=float(i), uid=f"F{i}") for i in range(40)]
+    direct = FindingBook(max_findings=8)
+    for f in flows:
+        direct.add(f)
+    assert report_dict_of(_partitioned(flows, 8)) == report_dict_of(direct)
+
+
+def test_partitions_beyond_the_bounds_keep_the_runs_own_findings_and_totals() -> None:
+    """The bound applies to the whole run: the keys one process itemises, the rest folded;
+    a key one partition had to fold keeps those flows in the summary (see finding_log)."""
     flows = [finding(peer=f"198.51.100.{i % 7}", first=float(i), uid=f"F{i}") for i in range(40)]
     direct = FindingBook(max_findings=4)
     for f in flows:
         direct.add(f)
-    logs = [FindingLog(), FindingLog()]
-    for batch, f in enumerate(flows):  # flow i ends in batch i, in partition i % 2
-        log = logs[batch % 2]
-        log.batch = batch
-        log.add(f)
-    merged = replay_calls(FindingBook(max_findings=4), logs)
-    assert report_dict_of(merged) == report_dict_of(direct)
-    assert any(f.is_summary for f in merged.findings())  # the bound applied to the whole
+    merged = _partitioned(flows, 4).findings()
+    own = sorted(f.peer for f in merged if not f.is_summary)
+    assert own == sorted(f.peer for f in direct.findings() if not f.is_summary)
+    assert len(own) == 4 and sum(f.is_summary for f in merged) == 1
+    assert sum(f.flows for f in merged) == 40 and sum(f.packets for f in merged) == 120
+    (summary,) = (f for f in merged if f.is_summary)
+    # partition 0 folds .1 .3 .5 (it itemised .0 .2 .4 .6 first), partition 1 folds
+    # .2 .4 .6, the merge folds .4 .5 .6: the summary has seen six peers
+    assert summary.peers == 6
 
 
 def report_dict_of(book: FindingBook) -> str:
@@ -224,10 +245,10 @@ def report_dict_of(book: FindingBook) -> str:
     return json.dumps(report_dict(result)["findings"], sort_keys=True)
 
 
-def test_light_rows_logged_by_partitions_replay_into_the_same_book() -> None:
-    """Light flows (payload-free TCP) reach the book as rows: logged with the wording of
-    the earliest flow of each key, they make the findings the book makes of them."""
-    from monitor.classify.finding_log import FindingLog, replay_calls
+def test_light_rows_of_a_partition_merge_into_the_same_book() -> None:
+    """Light flows (payload-free TCP) reach the book as rows: a partition's book of them,
+    merged, makes the findings one book makes of them."""
+    from monitor.classify.finding_log import PartitionFindings, merge_findings
 
     rng = np.random.default_rng(5)
     n = 400
@@ -247,9 +268,9 @@ def test_light_rows_logged_by_partitions_replay_into_the_same_book() -> None:
 
     direct = FindingBook(max_findings=30)
     direct.add_rows(**rows, describe=describe)
-    log = FindingLog()
-    log.add_rows(**rows, describe=describe)
-    merged = replay_calls(FindingBook(max_findings=30), [log])
+    part = PartitionFindings(max_findings=30)
+    part.add_rows(**rows, describe=describe)
+    merged = merge_findings(FindingBook(max_findings=30), [part])
     assert report_dict_of(merged) == report_dict_of(direct)
     assert sum(f.flows for f in merged.findings()) == n
     assert sum(1 for f in merged.findings() if not f.is_summary) == 30  # the bound held
