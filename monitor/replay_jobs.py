@@ -44,6 +44,7 @@ def partition_specs(
     *,
     gap_threshold: float | None = DEFAULT_GAP_THRESHOLD,
     eve: bool = False,
+    eve_dir: str | None = None,
 ) -> list[PartitionSpec]:
     """One spec per partition, all with this process's flow-key seed.
 
@@ -61,6 +62,7 @@ def partition_specs(
             seed=flow_key.SEED,
             gap_threshold=gap_threshold,
             eve=eve,
+            eve_dir=eve_dir,
             site=policy.site,
         )
         for i in range(count)

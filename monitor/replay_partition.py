@@ -54,7 +54,8 @@ class PartitionSpec:
     seed: int  # the flow-key seed of the run: evidence is written by key afterwards
     batch_size: int = 4096
     gap_threshold: float | None = DEFAULT_GAP_THRESHOLD
-    eve: bool = False  # word a flow event per flow (--eve), returned as eve_lines
+    eve: bool = False  # word a flow event per flow (--eve): in eve_path, else eve_lines
+    eve_dir: str | None = None  # a directory the command reads too: the events stay there
     site: str = "default"
 
 
@@ -84,6 +85,7 @@ class PartitionResult:
     linktypes: set[int] = field(default_factory=set)
     readable: bool = False
     eve_lines: builtins.bytes = b""  # the flow events (--eve), in the order the flows ended
+    eve_path: str | None = None  # ... or the file in spec.eve_dir that holds them
     eve_order: list[tuple[int, float]] = field(default_factory=list)  # (batch, first_ts)
 
 
@@ -138,7 +140,7 @@ def _run(spec: PartitionSpec) -> PartitionResult:
         if len(pipe.snapshots) > snapshots_before:
             roles.append(_roles(pipe.devices))
     finally:
-        eve_lines, eve_order = _close_eve(eve)
+        eve_lines, eve_order = _close_eve(eve, keep=spec.eve_dir is not None)
     first = part.index == 0
     devices = pipe.devices
     devices.catalog = None  # type: ignore[assignment]  # large; the merge has its own
@@ -165,7 +167,8 @@ def _run(spec: PartitionSpec) -> PartitionResult:
         gaps=gaps.summary if first else None,
         linktypes=linktypes,
         readable=source.any_readable,
-        eve_lines=eve_lines,
+        eve_lines=eve_lines if isinstance(eve_lines, builtins.bytes) else b"",
+        eve_path=eve_lines if isinstance(eve_lines, str) else None,
         eve_order=eve_order,
     )
 
@@ -180,7 +183,9 @@ def _eve_file(spec: PartitionSpec, clock: PartitionFindings) -> _PartitionEve | 
         return None
     from monitor.report.eve_file import EveFile  # only with --eve
 
-    fd, path = tempfile.mkstemp(prefix=f"cctv-part{spec.partition.index}-", suffix=".eve")
+    fd, path = tempfile.mkstemp(
+        prefix=f"cctv-part{spec.partition.index}-", suffix=".eve", dir=spec.eve_dir
+    )
     os.close(fd)
     return _PartitionEve(EveFile(path, spec.site), clock)
 
@@ -207,11 +212,16 @@ class _PartitionEve:
         self.order.extend((batch, ts) for ts in light["first_ts"][slots].tolist())
 
 
-def _close_eve(eve: _PartitionEve | None) -> tuple[builtins.bytes, list[tuple[int, float]]]:
-    """The lines the partition's EVE file got, and their order keys; the file is removed."""
+def _close_eve(
+    eve: _PartitionEve | None, keep: bool
+) -> tuple[builtins.bytes | str, list[tuple[int, float]]]:
+    """The partition's EVE lines (or, with ``keep``, the path of the file that holds them:
+    a flood's million lines need not cross a pipe) and their order keys."""
     if eve is None:
         return b"", []
     eve.eve.close()
+    if keep:
+        return eve.eve.path, eve.order
     try:
         with open(eve.eve.path, "rb") as fp:
             return fp.read(), eve.order

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
+import tempfile
 
 from monitor.classify.catalog import VendorCatalog, load_catalog
 from monitor.commands import tune_gc
@@ -48,23 +50,35 @@ def _run_partitioned(
 
         jobs = cluster_threads(args.scheduler)
     log.info("replay in %d partitions%s", jobs, f" on {args.scheduler}" if args.scheduler else "")
-    specs = partition_specs(
-        args.pcaps,
-        policy,
-        settings,
-        jobs,
-        gap_threshold=args.gap_threshold,
-        eve=eve is not None,
-    )
-    run, parts = run_jobs(
-        specs,
-        catalog,
-        hash_inputs=not args.no_input_hash,
-        scheduler=args.scheduler,
-        progress=progress,
-    )
-    if eve is not None:
-        eve.take([(p.eve_lines, p.eve_order) for p in sorted(parts, key=lambda p: p.index)])
+    with contextlib.ExitStack() as stack:
+        # local workers leave their flow events in files here; Dask workers send them
+        local = eve is not None and not args.scheduler
+        eve_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="cctv-eve-"))
+        specs = partition_specs(
+            args.pcaps,
+            policy,
+            settings,
+            jobs,
+            gap_threshold=args.gap_threshold,
+            eve=eve is not None,
+            eve_dir=eve_dir if local else None,
+        )
+        run, parts = run_jobs(
+            specs,
+            catalog,
+            hash_inputs=not args.no_input_hash,
+            scheduler=args.scheduler,
+            progress=progress,
+        )
+        if eve is not None:
+            lines = [
+                stack.enter_context(open(p.eve_path, "rb"))
+                if p.eve_path is not None
+                else p.eve_lines.splitlines(keepends=True)
+                for p in sorted(parts, key=lambda p: p.index)
+            ]
+            orders = [p.eve_order for p in sorted(parts, key=lambda p: p.index)]
+            eve.take(list(zip(lines, orders, strict=True)))
     return run
 
 

@@ -9,7 +9,7 @@ of flows.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -47,13 +47,11 @@ class EveFile:
             self._fp.write("".join(lines).encode("utf-8"))
             self.flows += len(lines)
 
-    def take(self, parts: Sequence[tuple[bytes, Sequence[tuple[int, float]]]]) -> None:
+    def take(self, parts: Sequence[tuple[Iterable[bytes], Sequence[tuple[int, float]]]]) -> None:
         """Flow events worded by the partitions of ``replay --jobs``: each part's lines and
         an order key per line (the batch its flow ended in, its first packet time). Written
         in key order, partition by partition on ties: the order one process ends flows in."""
-        streams = [
-            zip(order, lines.splitlines(keepends=True), strict=True) for lines, order in parts
-        ]
+        streams = [zip(order, lines, strict=True) for lines, order in parts]
         for _, line in heapq.merge(*streams, key=lambda item: item[0]):
             self._fp.write(line)
             self.flows += 1

@@ -42,7 +42,7 @@ def test_a_cluster_replay_reports_what_one_process_reports(scheduler: str, tmp_p
     one = run_cli("replay", DEMO, "--json")
     on_cluster = run_cli(
         "replay", DEMO, "--json", "--scheduler", scheduler, "-v",
-        "--evidence", str(tmp_path / "e.pcap"),
+        "--evidence", str(tmp_path / "e.pcap"), "--eve", str(tmp_path / "eve.json"),
     )  # fmt: skip
     assert on_cluster.returncode == one.returncode == 1, on_cluster.stderr
     assert "replay in 2 partitions on tcp://" in on_cluster.stderr  # one per worker thread
@@ -50,6 +50,9 @@ def test_a_cluster_replay_reports_what_one_process_reports(scheduler: str, tmp_p
     prov = json.loads(on_cluster.stdout)["provenance"]
     assert len(prov["inputs"][0]["sha256"]) == 64
     assert prov["evidence"]["packets"] > 0
+    events = [json.loads(line)["event_type"] for line in (tmp_path / "eve.json").open()]
+    flows = json.loads(on_cluster.stdout)["totals"]["flows"]
+    assert events.count("flow") == flows  # the workers' flow events came back to the client
 
 
 def test_jobs_sets_the_number_of_tasks(scheduler: str) -> None:

@@ -71,8 +71,8 @@ def test_partition_flow_events_are_written_in_the_order_flows_ended(tmp_path) ->
 
     path = tmp_path / "eve.json"
     eve = EveFile(str(path), "site")
-    zero = (b"a1\na2\na3\n", [(1, 5.0), (2, 1.0), (2, 9.0)])
-    one = (b"b1\nb2\n", [(1, 7.0), (2, 3.0)])
+    zero = ([b"a1\n", b"a2\n", b"a3\n"], [(1, 5.0), (2, 1.0), (2, 9.0)])
+    one = ([b"b1\n", b"b2\n"], [(1, 7.0), (2, 3.0)])
     eve.take([zero, one])
     eve.close()
     assert path.read_text().split() == ["a1", "b1", "a2", "b2", "a3"]
