@@ -145,3 +145,24 @@ def test_an_input_that_was_missing_then_cannot_verify(tmp_path: Path) -> None:
     (tmp_path / "gone.pcap").write_bytes(b"")  # there now, but nothing was recorded for it
     run = cli("verify", "r.json", cwd=tmp_path)
     assert run.returncode == 1 and lines(run)[1][0] == "changed"
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_an_input_not_hashed_is_reported_as_such(tmp_path: Path, jobs: str) -> None:
+    """replay --no-input-hash: the provenance records no SHA-256; verify says why it cannot
+    check the file (same verdict and totals as a hashed run)."""
+    shutil.copy(PCAPS / "egress.pcap", tmp_path / "egress.pcap")
+    hashed = cli("replay", "egress.pcap", "--json", "--jobs", jobs, cwd=tmp_path)
+    run = cli(
+        "replay", "egress.pcap", "--no-input-hash", "--jobs", jobs, "--report", "r.json",
+        "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == hashed.returncode == 1, run.stderr
+    report, before = json.loads(run.stdout), json.loads(hashed.stdout)
+    assert report["provenance"]["inputs"][0]["sha256"] is None
+    assert before["provenance"]["inputs"][0]["sha256"] == sha256_file(tmp_path / "egress.pcap")
+    assert (report["verdict"], report["totals"]) == (before["verdict"], before["totals"])
+    run = cli("verify", "r.json", cwd=tmp_path)
+    assert run.returncode == 1
+    assert lines(run)[0][0] == "changed"
+    assert "no SHA-256 recorded: the replay ran with --no-input-hash" in run.stdout
