@@ -3,8 +3,9 @@
 Each partition accounted its own flows; what is per flow adds up (packets, bytes, flows,
 counters, device totals, mirror sessions). What depends on order is replayed in the
 order of the capture: findings batch by batch (:mod:`monitor.classify.finding_log`), TLS
-client fingerprints by time. Device facts are the union of what each partition learned,
-summarised once over the merged book, as a single process summarises at its end.
+client fingerprints by time (:mod:`monitor.classify.tls_client_log`). Device facts are
+the union of what each partition learned, summarised once over the merged book, as a
+single process summarises at its end.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from monitor.classify.catalog import VendorCatalog
 from monitor.classify.device_book_merge import finding_device, merge_books, merge_prints
 from monitor.classify.finding_log import merge_findings
 from monitor.classify.findings import FindingBook
+from monitor.classify.tls_client_log import merge_tls_clients
 from monitor.config import Policy
 from monitor.counters import Snapshot
 from monitor.decode.tunnels import GENEVE_PORTS, VXLAN_PORTS, udp_port_table
@@ -35,11 +37,7 @@ def merge_partitions(
     first = parts[0]
     prints = merge_prints([p.prints for p in parts], catalog)
     book = merge_books([p.devices for p in parts], policy, catalog)
-    # ClientHellos in capture order: batch by batch, by time within a batch
-    for _, ts, ip, ja4, ja3 in sorted(
-        (call for p in parts for call in p.tls_calls), key=lambda c: c[:2]
-    ):
-        book.tls_clients.add(ts, ip, ja4, ja3)
+    merge_tls_clients(book.tls_clients, [p.tls_clients for p in parts])  # capture order
     book.refresh(prints)
     limits = policy.limits
     findings = merge_findings(

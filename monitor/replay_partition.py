@@ -26,6 +26,7 @@ from monitor.classify.catalog import load_catalog
 from monitor.classify.devices import DeviceBook
 from monitor.classify.finding_log import PartitionFindings
 from monitor.classify.fingerprint import Fingerprinter
+from monitor.classify.tls_client_log import TlsClientLog
 from monitor.config import Policy
 from monitor.counters import Counters, Snapshot
 from monitor.flow import key as flow_key
@@ -40,7 +41,6 @@ from monitor.pipeline import Pipeline, PipelineSettings
 PROGRESS: Any = None
 if TYPE_CHECKING:
     from monitor.report.eve_file import EveFile
-TlsCall = tuple[int, float, str, str, str]  # batch number, ts, client address, JA4, JA3
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,7 @@ class PartitionResult:
     roles: list[dict[str, tuple[str, str]]]  # per snapshot: device -> (vendor, role)
     devices: DeviceBook
     prints: Fingerprinter
-    tls_calls: list[TlsCall]
+    tls_clients: TlsClientLog
     findings: PartitionFindings
     flagged: list[tuple[Any, Any, Any]]
     records: list[FlowRecord]
@@ -107,10 +107,8 @@ def _run(spec: PartitionSpec) -> PartitionResult:
     limits = spec.policy.limits
     log = PartitionFindings(limits.findings_per_device, limits.findings_per_kind)
     pipe.findings = log  # bounded as the run's book; the merge replays its places
-    tls_calls: list[TlsCall] = []
-    pipe.inspector.tls.on_client = lambda ts, ip, ja4, ja3: tls_calls.append(
-        (log.batch, ts, ip, ja4, ja3)
-    )
+    tls_clients = TlsClientLog(spec.policy.is_closed)
+    pipe.inspector.tls.on_client = tls_clients.add
     eve = _eve_file(spec, log)
     pipe.flow_sink = eve
     snapshots_before = 0
@@ -129,13 +127,13 @@ def _run(spec: PartitionSpec) -> PartitionResult:
                 PROGRESS[1] += int(whole.wirelen.sum())
             for batch in split_at_ticks(whole, interval):
                 number += 1
-                log.batch = number
+                log.batch = tls_clients.batch = number
                 mine, shared = part.split(batch, pipe.udp_ports)
                 pipe.process(mine, now=float(batch.ts.max()), shared=shared)
                 if len(pipe.snapshots) > snapshots_before:
                     snapshots_before = len(pipe.snapshots)
                     roles.append(_roles(pipe.devices))
-        log.batch = number + 1
+        log.batch = tls_clients.batch = number + 1
         pipe.finish()
         if len(pipe.snapshots) > snapshots_before:
             roles.append(_roles(pipe.devices))
@@ -145,6 +143,7 @@ def _run(spec: PartitionSpec) -> PartitionResult:
     devices = pipe.devices
     devices.catalog = None  # type: ignore[assignment]  # large; the merge has its own
     pipe.prints.catalog = None  # type: ignore[assignment]
+    tls_clients.is_closed = None  # type: ignore[assignment]  # the policy: the merge has it
     return PartitionResult(
         index=part.index,
         packets=pipe.packets,
@@ -156,7 +155,7 @@ def _run(spec: PartitionSpec) -> PartitionResult:
         roles=roles,
         devices=devices,
         prints=pipe.prints,
-        tls_calls=tls_calls,
+        tls_clients=tls_clients,
         findings=log,
         flagged=pipe.flagged,
         records=pipe.records,
