@@ -86,7 +86,7 @@ def run_jobs(
         from monitor.replay_dask import run_on_cluster  # dask only when asked for
 
         with _hashing(paths, hash_inputs) as digests:
-            results = run_on_cluster(scheduler, specs)
+            results = run_on_cluster(scheduler, specs, progress)
     else:
         results, digests = _run_local(specs, paths, hash_inputs, progress)
     run = merge_partitions(results, specs[0].policy, catalog)

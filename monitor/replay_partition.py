@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ from monitor.pipeline import Pipeline, PipelineSettings
 # Packets and bytes partition 0 has read so far, shared with the command that forked it
 # (replay --jobs shows them as its progress); None in a Dask worker.
 PROGRESS: Any = None
+ProgressSink = Callable[[int, int], None]  # packets, bytes read since the last call
 if TYPE_CHECKING:
     from monitor.report.eve_file import EveFile
 
@@ -57,6 +59,7 @@ class PartitionSpec:
     eve: bool = False  # word a flow event per flow (--eve): in eve_path, else eve_lines
     eve_dir: str | None = None  # a directory the command reads too: the events stay there
     site: str = "default"
+    progress_topic: str | None = None  # Dask: partition 0 logs its progress as these events
 
 
 @dataclass(slots=True)
@@ -94,12 +97,32 @@ def run_partition(spec: PartitionSpec) -> PartitionResult:
     saved_seed = flow_key.SEED
     flow_key.SEED = spec.seed  # a Dask worker is a long-lived process: set back below
     try:
-        return _run(spec)
+        return _run(spec, _progress_sink(spec))
     finally:
         flow_key.SEED = saved_seed
 
 
-def _run(spec: PartitionSpec) -> PartitionResult:
+def _progress_sink(spec: PartitionSpec) -> ProgressSink | None:
+    """Where partition 0 counts what it read (every partition reads it all): the counters
+    the forking command shares, or events to the Dask client; None for the others."""
+    if spec.partition.index != 0:
+        return None
+    if PROGRESS is not None:
+        counts = PROGRESS
+
+        def add(packets: int, nbytes: int) -> None:
+            counts[0] += packets
+            counts[1] += nbytes
+
+        return add
+    if spec.progress_topic is not None:
+        from monitor.replay_dask import worker_progress  # on a Dask worker
+
+        return worker_progress(spec.progress_topic)
+    return None
+
+
+def _run(spec: PartitionSpec, progress: ProgressSink | None) -> PartitionResult:
     part = spec.partition
     catalog = load_catalog()
     pipe = Pipeline(spec.policy, catalog, spec.settings)
@@ -122,9 +145,8 @@ def _run(spec: PartitionSpec) -> PartitionResult:
         for whole in source.batches():
             linktypes.add(whole.linktype)
             gaps.add(whole.ts)
-            if PROGRESS is not None and part.index == 0:  # every partition reads it all
-                PROGRESS[0] += len(whole)
-                PROGRESS[1] += int(whole.wirelen.sum())
+            if progress is not None:
+                progress(len(whole), int(whole.wirelen.sum()))
             for batch in split_at_ticks(whole, interval):
                 number += 1
                 log.batch = tls_clients.batch = number

@@ -70,3 +70,25 @@ def test_an_unreachable_scheduler_is_a_clear_error() -> None:
     assert proc.returncode == 2
     assert f"--scheduler tcp://127.0.0.1:{port}: cannot reach the scheduler" in proc.stderr
     assert proc.stdout == ""
+
+
+def test_the_client_shows_what_partition_0_reads_as_the_cluster_replays(scheduler: str) -> None:
+    from monitor.classify.catalog import load_catalog
+    from monitor.config import default_policy
+    from monitor.pipeline import PipelineSettings
+    from monitor.replay_jobs import partition_specs, run_jobs
+
+    calls: list[tuple[int, int, float]] = []
+    specs = partition_specs([DEMO], default_policy(), PipelineSettings(), 2)
+    run, _ = run_jobs(
+        specs, load_catalog(), scheduler=scheduler, progress=lambda *c: calls.append(c)
+    )
+    assert calls, "no progress shown"
+    packets, nbytes, seconds = calls[-1]  # the end: the whole input, however the events came
+    assert (packets, nbytes) == (run.result.packets, run.result.bytes) == (2227, packets and nbytes)
+    assert seconds > 0
+    assert all(0 <= c[0] <= packets for c in calls)
+    with distributed.Client(scheduler, set_as_default=False) as client:
+        logged = [e for topic, events in client.get_events().items()
+                  if topic.startswith("cctv-replay-progress-") for e in events]  # fmt: skip
+    assert logged and all(0 < e[1][0] <= 2227 for e in logged)  # partition 0 logged them
