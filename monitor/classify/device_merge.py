@@ -145,7 +145,7 @@ def _add_prints(into: DeviceSummary, dev: DeviceSummary) -> None:
             same.ja3, same.first_ts = p.ja3, p.first_ts
         same.flows += p.flows
         same.last_ts = max(same.last_ts, p.last_ts)
-    into.tls_fingerprints = sorted(have.values(), key=lambda p: (-p.flows, p.first_ts))
+    into.tls_fingerprints = sorted(have.values(), key=lambda p: (-p.flows, p.first_ts, p.ja4))
 
 
 def add_traffic(into: DeviceSummary, dev: DeviceSummary) -> None:

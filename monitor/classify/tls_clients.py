@@ -114,7 +114,7 @@ class TlsClients:
             dev.tls_fingerprints = sorted(
                 (TlsClientPrint(p.ja4, p.ja3, p.flows, p.first_ts, p.last_ts)
                  for p in prints.prints.values()),
-                key=lambda p: (-p.flows, p.first_ts),
+                key=lambda p: (-p.flows, p.first_ts, p.ja4),  # ties: by name, not by order
             )  # fmt: skip
             kept = [c for c in dev.conflicts if c.fact != FACT]
             dev.conflicts = kept + prints.conflicts()

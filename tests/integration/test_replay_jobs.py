@@ -65,10 +65,31 @@ def test_every_sample_gives_the_same_report_with_several_jobs(name: str, jobs: i
 @pytest.mark.parametrize("name", shared_names("pcaps-real", "*.pcap*"))
 def test_every_real_capture_gives_the_same_report_with_two_jobs(name: str) -> None:
     path = require_shared(f"pcaps-real/{name}")
-    if name == BACKWARDS_IN_TIME:
-        pytest.xfail("time runs backwards between its parts: see docs/scale-out.md")
     one, many = _reports([str(path)], default_policy(), 2)
+    if name == BACKWARDS_IN_TIME:
+        _assert_same_but_order_details(json.loads(one), json.loads(many))
+    else:
+        assert many == one
+
+
+def _assert_same_but_order_details(one: dict[str, Any], many: dict[str, Any]) -> None:
+    """Where time runs backwards: the same report but for the documented details (which of
+    them show depends on the run's flow-key seed): when a device's TLS fingerprint changed,
+    the name a finding gives a peer, and which findings a bound folded into a summary;
+    the flows, packets and bytes of every device's findings of every kind are the same."""
+    totals = []
+    for report in (one, many):
+        for device in report["devices"]:
+            for conflict in device.get("conflicts", []):
+                if conflict["fact"] == "tls_client_fingerprint":
+                    conflict.pop("source")
+        per_kind: Counter[tuple[str, str, str]] = Counter()
+        for f in report.pop("findings"):
+            for what in ("flows", "packets", "bytes"):
+                per_kind[(f["device"], f["kind"], what)] += f[what]
+        totals.append(per_kind)
     assert many == one
+    assert totals[1] == totals[0]
 
 
 def test_all_samples_at_once_give_the_same_report() -> None:

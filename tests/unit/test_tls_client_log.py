@@ -117,3 +117,18 @@ def test_a_new_ja4_inside_a_long_run_is_a_change_with_at_least_the_true_count(
     assert (got.new, got.old, got.ts) == (want.new, want.old, want.ts)
     assert want.flows == 8 and got.flows == 10
     assert state(merged)[0]["10.0.0.4"][0] == state(single)[0]["10.0.0.4"][0]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("first", ["t13d_a", "t13d_b"])
+def test_fingerprints_used_alike_are_listed_by_name_not_by_which_came_first(first: str) -> None:
+    """Two JA4s sent as often, from the same moment (a capture whose time runs backwards):
+    the list must not depend on the order the partitions hand them over in."""
+    from monitor.model import DeviceSummary
+
+    book = TlsClients(closed)
+    second = "t13d_b" if first == "t13d_a" else "t13d_a"
+    for ja4 in (first, second):
+        book.add(1_000.0, "10.0.0.5", ja4, f"ja3-{ja4}")
+    device = DeviceSummary(ip="10.0.0.5")
+    book.apply({"10.0.0.5": device})
+    assert [p.ja4 for p in device.tls_fingerprints] == ["t13d_a", "t13d_b"]
