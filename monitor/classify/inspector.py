@@ -287,10 +287,10 @@ class Inspector:
         query = msg.questions[0].name if msg.questions else ""
         if self.keep_name_log:
             for rr in (*msg.answers, *msg.authorities, *msg.additionals):
-                if rr.name:  # the root (OPT records) names nothing
-                    self.name_log.append(("dns_answer", rr.name, rr.value))
+                if rr.name:  # the root (OPT records) names nothing; "": a value not decoded
+                    self.name_log.append(("dns_answer", rr.name, rr.value or ""))
         for a in msg.answers:
-            if a.rtype in (1, 28):
+            if a.rtype in (1, 28) and a.value:  # a damaged address record has no value
                 self.names.learn(a.value, a.name, query or a.name, a.ttl, ts)
 
 
