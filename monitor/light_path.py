@@ -171,8 +171,8 @@ class LightPath:
             counters.findings[(dev, vendor, KIND_OF[code].value)] += n
         if self.pipe.on_finding is not None:
             for s in flagged.tolist():
-                label = self.labels[int(c["label"][s])][0]
-                device = OTHER_LABEL if label == OTHER_LABEL else None
+                dev_label = self.labels[int(c["label"][s])][0]
+                device = OTHER_LABEL if dev_label == OTHER_LABEL else None
                 self.pipe.on_finding(self._one(s, device, KIND_OF[int(c["verdict"][s])]))
 
     def commit(self, slots: I64) -> None:

@@ -155,8 +155,8 @@ class FindingBook:
         uniq, inverse, earliest = tcp_keys(peers, ports, first_ts)
         n = uniq.size
         flows = np.bincount(inverse, minlength=n)
-        total_packets = np.bincount(inverse, weights=packets, minlength=n)
-        total_bytes = np.bincount(inverse, weights=sizes, minlength=n)
+        total_packets = _weighted_count(inverse, packets, n)
+        total_bytes = _weighted_count(inverse, sizes, n)
         yes = np.bincount(inverse, weights=answered.astype(np.int64), minlength=n) > 0
         last = np.full(n, -np.inf)
         np.maximum.at(last, inverse, last_ts)
@@ -348,6 +348,14 @@ def tcp_keys(
     order = np.lexsort((first_ts, inverse))  # by key, then time: first row of each key
     earliest = order[np.flatnonzero(np.r_[True, np.diff(inverse[order]) != 0])]
     return uniq, inverse, earliest
+
+
+def _weighted_count(
+    inverse: npt.NDArray[np.intp], weights: npt.NDArray[np.int64], n: int
+) -> npt.NDArray[np.float64]:
+    """Per key (``inverse`` gives each row's), the sum of the rows' ``weights``."""
+    # numpy's stubs type every bincount as intp; with weights it is float64
+    return np.bincount(inverse, weights=weights, minlength=n)  # type: ignore[return-value]
 
 
 def _rank(f: Finding) -> Rank:

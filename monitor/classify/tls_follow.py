@@ -41,14 +41,7 @@ class TlsFollower:
         """Follow the ``touched`` flows (uid -> flow) that still wait, then dissect this
         batch's frames of followed flows that the head pass did not (``done``), adding the
         flows they went to to ``touched``."""
-        for flow in list(touched.values()):
-            tls = flow.tls
-            if tls is None or not tls.following or flow.uid in self.flows:
-                continue
-            if len(self.flows) >= MAX_FOLLOWED:
-                self.dropped += 1
-            else:
-                self.flows[flow.uid] = flow
+        self._enlist(touched)
         if not self.flows:
             return
         ports = np.fromiter({f.orig_port for f in self.flows.values()}, np.int64)
@@ -72,6 +65,17 @@ class TlsFollower:
             touched[flow.uid] = flow
         for uid in [u for u, f in self.flows.items() if f.tls is None or not f.tls.following]:
             del self.flows[uid]
+
+    def _enlist(self, touched: dict[str, FlowState]) -> None:
+        """Follow the ``touched`` flows whose handshake still waits (up to MAX_FOLLOWED)."""
+        for flow in list(touched.values()):
+            tls = flow.tls
+            if tls is None or not tls.following or flow.uid in self.flows:
+                continue
+            if len(self.flows) >= MAX_FOLLOWED:
+                self.dropped += 1
+            else:
+                self.flows[flow.uid] = flow
 
     def forget(self, flow: FlowState) -> None:
         """The flow ended: follow it no more."""

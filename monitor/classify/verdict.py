@@ -187,7 +187,7 @@ class Classifier:
                 )
             )
         elif flow.verdict in (Verdict.EGRESS, Verdict.INBOUND):
-            out.append((FindingKind(flow.verdict.value), flow.peer_name, None))
+            out.append((FindingKind(flow.verdict), flow.peer_name, None))  # same text
         for obs in flow.observations:
             if obs.what != "dns_query":
                 continue

@@ -215,7 +215,8 @@ def decode_batch_numpy(batch: FrameBatch, udp_ports: U8 = DEFAULT_UDP_PORTS) -> 
     n = len(batch)
     off = batch.offset
     frame_end = off + batch.caplen
-    l3, etype, link_ok, error = (a.copy() for a in _link_layer(batch, arr))  # updated below
+    l3, etype, link_ok, error = _link_layer(batch, arr)  # copied: updated below
+    l3, etype, link_ok, error = l3.copy(), etype.copy(), link_ok.copy(), error.copy()
     l2 = off.copy() if batch.linktype == LINKTYPE_ETHERNET else np.full(n, -1, dtype=np.int64)
     h = _ip_layer(arr, l3, etype, link_ok, frame_end)
     tunnel = np.zeros(n, dtype=np.uint8)

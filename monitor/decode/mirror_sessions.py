@@ -85,6 +85,8 @@ def _session(d: DecodedBatch, row: int) -> MirrorSession:
     """A new session, named from the outer IP header of frame ``row``."""
     at = int(d.outer_l3[row])
     header = bytes(d.batch.data[at : at + 40])
+    src: ipaddress.IPv4Address | ipaddress.IPv6Address
+    dst: ipaddress.IPv4Address | ipaddress.IPv6Address
     if header[0] >> 4 == 4:
         src, dst = ipaddress.IPv4Address(header[12:16]), ipaddress.IPv4Address(header[16:20])
     else:

@@ -70,7 +70,7 @@ def flow_keys(d: DecodedBatch, seed: int | None = None) -> tuple[U64, Bool]:
     ports = np.where(src_low, (sport << np.uint64(16)) | dport, (dport << np.uint64(16)) | sport)
     with np.errstate(over="ignore"):
         key = _mix(lo_addr ^ _mix(hi_addr + golden))
-        key = _mix(key ^ (ports << np.uint64(8)) ^ d.proto.astype(np.uint64))
+        key = _mix(key ^ ((ports << np.uint64(8)) ^ d.proto.astype(np.uint64)))
     return key, src_low
 
 

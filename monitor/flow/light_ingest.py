@@ -37,7 +37,12 @@ def _port_scores(ports: I64) -> I64:
 
 
 class LightIngest:
-    """Light-flow methods of the flow table (see the module docstring)."""
+    """Light-flow methods of the flow table (see the module docstring).
+
+    The attributes below are the host's (:class:`FlowTable` declares them, as slots). mypy
+    checks a write against this mixin's empty ``__slots__`` only (python/mypy#21794), so
+    the writes to counters carry ``type: ignore[misc]``.
+    """
 
     __slots__ = ()
     settings: FlowSettings
@@ -147,8 +152,8 @@ class LightIngest:
         c = light.cols
         step = self.uid_step
         c["uid"][slots] = self._uid_seq + step * (1 + np.arange(idx.size))
-        self._uid_seq += step * idx.size
-        self.created += idx.size
+        self._uid_seq += step * idx.size  # type: ignore[misc]  # a FlowTable slot
+        self.created += idx.size  # type: ignore[misc]  # a FlowTable slot
         c["first_ts"][slots] = g.first_ts[idx]
         c["last_ts"][slots] = g.first_ts[idx]
         c["orig_is_low"][slots] = orig_low
@@ -266,7 +271,7 @@ class LightIngest:
                 del self.flows[f.key]
                 result.ended.append((f, EndReason.EVICTED))
                 left -= 1
-        self.evictions += count - max(left, 0)
+        self.evictions += count - max(left, 0)  # type: ignore[misc]  # a FlowTable slot
 
     def expire_light(self, now: float) -> list[tuple[I64, EndReason]]:
         """Light flows that ended by packet time ``now`` (detached; the caller frees them).

@@ -118,10 +118,10 @@ def answer(result: AuditResult) -> Answer:
             devices[dev.ip] = _outside(dev)
     for f in crossing:
         owner = known.get(f.device) or DeviceSummary(ip=f.device)
-        dev = devices.get(owner.ip)
-        if dev is None:
-            dev = devices[owner.ip] = _outside(owner)
-        _account(dev, f)
+        outside = devices.get(owner.ip)
+        if outside is None:
+            outside = devices[owner.ip] = _outside(owner)
+        _account(outside, f)
     ordered = sorted(devices.values(), key=lambda d: (-d.sent, -d.exchanged, d.ip))
     firsts = [d.first_ts for d in ordered if d.first_ts is not None]
     lasts = [d.last_ts for d in ordered if d.last_ts is not None]

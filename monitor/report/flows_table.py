@@ -21,7 +21,7 @@ from monitor.report import FLOW_SUFFIXES
 
 _TEXT = pd.StringDtype()
 # Column order and dtype of the export; text columns use pandas' nullable string dtype.
-FLOW_DTYPES: dict[str, object] = {
+FLOW_DTYPES: dict[str, str | pd.StringDtype] = {
     "uid": _TEXT,
     "proto": _TEXT,
     "orig_addr": _TEXT,
