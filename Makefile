@@ -53,6 +53,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy monitor
 
 # History from a capture: replay with --metrics-out, backfill into a Prometheus TSDB.
 PCAP   ?= $(SAMPLES)
