@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from monitor.classify.findings import FindingBook, Key
+from monitor.classify.findings import TAKEN, FindingBook, Key
 from monitor.model import Finding
 
 
@@ -56,9 +56,10 @@ def merge_findings(
         part = parts[index]
         f = part._entries[key]
         name = device(f.device)
-        book.absorb(
-            f if name == f.device else dataclasses.replace(f, device=name), part._bases[key]
-        )
+        renamed = f if name == f.device else dataclasses.replace(f, device=name)
+        taken = part._taken_at
+        ranks = {n: taken[(key, n)] for n in ("flow", *TAKEN) if (key, n) in taken}
+        book.absorb(renamed, part._bases[key], ranks)
     for part in parts:
         for (name, kind), summary in part._summaries.items():
             book.absorb_summary(device(name), kind, summary)

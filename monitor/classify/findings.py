@@ -14,7 +14,7 @@ device and kind.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,7 +33,7 @@ DeviceKind = tuple[str, str]
 MAX_FINDINGS = 256  # per device and kind, before further peers fold into a summary
 MAX_PER_KIND = 4096  # per kind over all devices, likewise
 SAMPLE_PEERS = 5
-_TAKEN = ("peer_name", "query_name", "ja3", "ja3s", "ja4", "tls_certificate")
+TAKEN = ("peer_name", "query_name", "ja3", "ja3s", "ja4", "tls_certificate")
 
 
 @dataclass(slots=True)
@@ -91,18 +91,22 @@ class FindingBook:
             return entry
         return self._fold(dk, f)
 
-    def _take(self, key: Key, into: Finding, f: Finding) -> None:
+    def _take(
+        self, key: Key, into: Finding, f: Finding, ranks: Mapping[str, Rank] | None = None
+    ) -> None:
         """Names, TLS fingerprints and certificate: each from the earliest flow that showed
-        it (an unanswered attempt has none), whatever order the flows end in."""
+        it (an unanswered attempt has none), whatever order the flows end in. ``ranks``:
+        those flows' ranks when ``f`` is another book's aggregate (see :meth:`absorb`)."""
         rank = _rank(f)
-        for name in _TAKEN:
+        for name in TAKEN:
             value = getattr(f, name)
-            if value is None:
+            at = rank if ranks is None else ranks.get(name)
+            if value is None or at is None:
                 continue
-            at = self._taken_at.get((key, name))
-            if at is None or rank < at:
+            mine = self._taken_at.get((key, name))
+            if mine is None or at < mine:
                 setattr(into, name, value)
-                self._taken_at[(key, name)] = rank
+                self._taken_at[(key, name)] = at
 
     def _fold(self, dk: DeviceKind, f: Finding) -> Finding:
         summary = self._summaries.get(dk)
@@ -184,14 +188,25 @@ class FindingBook:
             self._fold_rows(dk, rest, uniq, flows, total_packets, total_bytes, first, last, yes,
                             earliest, describe)  # fmt: skip
 
-    def absorb(self, f: Finding, base: str) -> None:
+    def absorb(self, f: Finding, base: str, ranks: Mapping[str, Rank]) -> None:
         """Account another book's own finding ``f`` (already aggregated over its flows)
-        whose evidence without its tail is ``base``: replay ``--jobs`` merges partitions so."""
+        whose evidence without its tail is ``base``: replay ``--jobs`` merges partitions so.
+        ``ranks``: the other book's ranks of the flows ``f`` took its flow (``"flow"``),
+        names and fingerprints from (its first packet may be a flow that showed none)."""
         key = (f.device, f.kind.value, f.peer, f.peer_port, f.proto)
-        before = self._taken_at.get((key, "flow"))
-        self.add(f)
-        if key in self._entries and self._taken_at.get((key, "flow")) != before:
-            self._bases[key] = base  # f's flow describes the finding now
+        have = self._entries.get(key)
+        if have is None:
+            entry = self.add(f)
+            if self._entries.get(key) is entry:  # else folded into the device's summary
+                self._taken_at.update({(key, name): at for name, at in ranks.items()})
+                self._bases[key] = base
+            return
+        if ranks["flow"] < self._taken_at[(key, "flow")]:  # f's flow describes it now
+            have.flow_uid, have.flow_ref = f.flow_uid, f.flow_ref
+            self._bases[key] = base
+            self._taken_at[(key, "flow")] = ranks["flow"]
+        _merge(have, f)
+        self._take(key, have, f, ranks)
 
     def absorb_summary(self, device: str, kind: str, other: _Summary) -> None:
         """Fold another book's summary finding of ``kind`` into this book's of ``device``."""

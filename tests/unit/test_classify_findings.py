@@ -211,6 +211,38 @@ def _partitioned(flows: list[Finding], bound: int) -> FindingBook:
     return merge_findings(FindingBook(max_findings=bound), parts)
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.permutations(range(5)), st.lists(st.integers(0, 1), min_size=5, max_size=5))
+def test_names_and_fingerprints_merge_from_the_flow_that_showed_them_first(
+    order: list[int], owner: list[int]
+) -> None:
+    """A partition's finding is aggregated over its flows: its first packet time is its
+    earliest flow's, its name and fingerprint those of its earliest flow that showed one.
+    The merge must rank each by the flow it came from (zeek_tls13-ech.pcap: a finding of
+    three flows, the earliest without a ClientHello, took the later flow's JA3)."""
+    from monitor.classify.finding_log import PartitionFindings, merge_findings
+
+    flows = [
+        finding(first=300.0, name="late.example", uid="F5"),
+        finding(first=100.0, uid="F1"),  # the earliest flow: no name, no ClientHello
+        finding(first=200.0, name="early.example", uid="F3"),
+        finding(first=100.0, uid="F2", packets=9),
+        finding(first=150.0, answered=True, uid="F4"),
+    ]
+    flows[2].ja3, flows[2].ja4 = "2fcbf8655473005933c5869b2b5d8044", "t13d1517h2_a_b"
+    flows[0].ja3, flows[0].ja4 = "fa58f5ffd45a2d590a1677134966dc64", "t13d1517h2_a_b"
+    direct = FindingBook()
+    parts = [PartitionFindings(), PartitionFindings()]
+    for batch, i in enumerate(order):  # flows end in this order, flow i in owner[i]
+        direct.add(flows[i])
+        parts[owner[i]].batch = batch
+        parts[owner[i]].add(flows[i])
+    merged = merge_findings(FindingBook(), parts)
+    assert report_dict_of(merged) == report_dict_of(direct)
+    (f,) = merged.findings()
+    assert (f.ja3, f.peer_name, f.flow_uid) == (flows[2].ja3, "early.example", "F1")
+
+
 def test_partitions_within_the_bounds_merge_into_the_book_one_process_fills() -> None:
     flows = [finding(peer=f"198.51.100.{i % 7}", first=float(i), uid=f"F{i}") for i in range(40)]
     direct = FindingBook(max_findings=8)
