@@ -292,6 +292,19 @@ def test_mirror_sessions_decode_errors_and_metric_samples_add_up(tmp_path: Path)
     for a, b in zip(one.snapshots, many.snapshots, strict=True):
         a_counters, b_counters = a.counters, b.counters  # type: ignore[attr-defined]
         assert b.ts == a.ts  # type: ignore[attr-defined]
-        for name in ("packets", "bytes", "flows", "findings", "decode_errors"):
-            assert getattr(b_counters, name) == getattr(a_counters, name), name
+        assert b_counters.decode_errors == a_counters.decode_errors
+        for name in ("packets", "bytes", "flows", "findings"):
+            _same_but_silent_moves(getattr(a_counters, name), getattr(b_counters, name), name)
         assert b_counters.device_last_seen == a_counters.device_last_seen
+
+
+def _same_but_silent_moves(one: Counter[Any], many: Counter[Any], name: str) -> None:
+    """Equal, but for counts moved between ``silent`` and a host: a flow in which a host
+    only received is counted under ``silent`` until the host is known, and a partition
+    may not know yet what another partition's flows taught (docs/scale-out.md)."""
+    diff = {k: one[k] - many[k] for k in one.keys() | many.keys() if one[k] != many[k]}
+    assert all(k[0] == "silent" or k[0][:1].isdigit() for k in diff), (name, diff)
+    moved: Counter[Any] = Counter()
+    for key, n in diff.items():
+        moved[key[1:]] += n
+    assert not +moved and not -moved, (name, diff)
