@@ -3,8 +3,11 @@
 Rendering (every family of the snapshot, process metrics, gzip) takes milliseconds of
 CPU and the GIL the capture loop also needs; fifty scrapers asking at once must not cost
 fifty renderings. A scrape gets a rendering that started no earlier than ``reuse_within``
-seconds before it asked; with 0 it always gets one that started after it asked, so
-sharing never shows older numbers than rendering alone would.
+seconds before it asked, and only one made of the state it would render now (its
+``version``: the published snapshot's): with 0, or after the sensor published, it gets
+one that started after it asked, so sharing never shows older numbers than rendering
+alone would. A scrape right after the sensor said ``READY=1`` shows the capture up, even
+if another scrape was answered from the state before it a moment earlier.
 """
 
 from __future__ import annotations
@@ -24,15 +27,18 @@ class SharedRender:
         self.renderings = 0  # how many times a render function actually ran
         self._clock = clock
         self._locks: dict[Hashable, threading.Lock] = {}
-        self._latest: dict[Hashable, tuple[float, bytes]] = {}
+        self._latest: dict[Hashable, tuple[float, Hashable, bytes]] = {}
         self._guard = threading.Lock()
 
-    def get(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
-        """The bytes of a rendering for ``key`` fresh enough for a request asking now."""
-        asked = self._clock()
-        latest = self._latest.get(key)  # fresh enough: no need to wait for a rendering
-        if latest is not None and latest[0] >= asked - self.reuse_within:
-            return latest[1]
+    def get(
+        self, key: Hashable, render: Callable[[], bytes], version: Callable[[], Hashable] = tuple
+    ) -> bytes:
+        """The bytes of a rendering for ``key`` fresh enough for a request asking now;
+        ``version()`` says which state ``render`` would show now."""
+        asked, now_at = self._clock(), version()
+        body = self._reusable(key, asked, now_at)  # fresh enough: no need to wait for one
+        if body is not None:
+            return body
         with self._guard:
             lock = self._locks.get(key)
             if lock is None and len(self._locks) < MAX_KEYS:
@@ -41,11 +47,19 @@ class SharedRender:
             self.renderings += 1
             return render()
         with lock:  # a rendering under way finishes first; it may be fresh enough
-            latest = self._latest.get(key)
-            if latest is not None and latest[0] >= asked - self.reuse_within:
-                return latest[1]
-            started = self._clock()
+            body = self._reusable(key, asked, now_at)
+            if body is not None:
+                return body
+            started, at = self._clock(), version()  # the state it shows: this one or newer
             body = render()
             self.renderings += 1
-            self._latest[key] = (started, body)
+            self._latest[key] = (started, at, body)
             return body
+
+    def _reusable(self, key: Hashable, asked: float, at: Hashable) -> bytes | None:
+        """The latest rendering for ``key`` if it started within reuse_within of ``asked``
+        and shows state ``at``; else None."""
+        latest = self._latest.get(key)
+        if latest is not None and latest[0] >= asked - self.reuse_within and latest[1] == at:
+            return latest[2]
+        return None

@@ -18,7 +18,7 @@ import ipaddress
 import logging
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -76,8 +76,10 @@ class _Site:
         landing: Callable[[], Landing],
         web: WebConfig | None,
         limits: Limits,
+        version: Callable[[], Hashable] = tuple,
     ) -> None:
         self.registry = registry
+        self.version = version  # the state /metrics shows: renderings are shared within one
         self.landing = landing
         self.web = web  # replaced whole on reload, never mutated
         self.budget = FailureBudget()
@@ -141,7 +143,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = encoder(registry)
             return gzip.compress(body, compresslevel=5) if gzipped else body
 
-        body = self.server.render.get((content_type, gzipped), render)
+        body = self.server.render.get((content_type, gzipped), render, self.server.version)
         headers = {"Content-Encoding": "gzip"} if gzipped else {}
         self._send(200, body, content_type, headers)
 
@@ -270,13 +272,16 @@ def serve_metrics(
     landing: Callable[[], Landing],
     web: WebConfig | None = None,
     limits: Limits | None = None,
+    version: Callable[[], Hashable] = tuple,
 ) -> MetricsServer:
-    """Start serving ``registry`` on ``listen`` in a daemon thread (OSError: cannot bind)."""
+    """Start serving ``registry`` on ``listen`` in a daemon thread (OSError: cannot bind).
+    ``version()`` names the state the registry shows now (scrapes share a rendering of
+    ``/metrics`` only within one)."""
     prometheus_client.disable_created_metrics()
     limits = limits or Limits()
     host, port = parse_listen(listen)
     tls = web.tls.context() if web is not None and web.tls is not None else None
-    site = _Site(registry, landing, web, limits)
+    site = _Site(registry, landing, web, limits, version)
     listener = _listen(host, port, limits.backlog)
     server: MetricsServer
     reactor = Reactor(listener, site.answer, lambda: server.tls_context(), limits)

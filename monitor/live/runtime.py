@@ -61,12 +61,14 @@ class Published:
         self.snapshot: Snapshot | None = None
         self.status = CaptureStatus()
         self.taken: float | None = None
+        self.version = 0  # how many updates: scrapes share a rendering of one version only
 
     def update(self, snapshot: Snapshot, status: CaptureStatus, taken: float | None = None) -> None:
         """Publish a new snapshot with the capture health it was taken with, and when it
         was taken (now unless said: with workers, the oldest worker's time)."""
         self.snapshot, self.status = snapshot, status
         self.taken = time.time() if taken is None else taken
+        self.version += 1  # last: a scrape that sees it renders the new state
 
     def current(self) -> Snapshot | None:
         """The newest snapshot, with ``cctv_capture_up`` as of now."""
@@ -183,4 +185,6 @@ def start_exporter(config: LiveConfig, published: Published, state: SensorState)
         status = state.readiness.text if state.readiness is not None else ""
         return Landing("cctv-monitor", __version__, state.site, status)
 
-    return serve_metrics(config.listen, registry, landing, config.web)
+    return serve_metrics(
+        config.listen, registry, landing, config.web, version=lambda: published.version
+    )

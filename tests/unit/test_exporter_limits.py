@@ -274,3 +274,22 @@ def test_out_of_descriptors_frees_one_and_serves_later() -> None:
         idle.close()
     finally:
         reactor.stop()
+
+
+def test_a_scrape_after_a_publish_gets_a_fresh_rendering_within_the_reuse_window() -> None:
+    """Issue 16's promise: a scrape right after READY=1 shows the capture up, even when
+    another scrape was answered from the state before it a moment earlier."""
+    shared = SharedRender(60.0, clock=lambda: 0.0)  # every request within the window
+    state = {"version": 1, "up": "0"}
+
+    def render() -> bytes:
+        return f"cctv_capture_up {state['up']}\n".encode()
+
+    def version() -> int:
+        return state["version"]
+
+    assert shared.get("k", render, version) == b"cctv_capture_up 0\n"
+    assert shared.get("k", render, version) == b"cctv_capture_up 0\n"  # shared
+    state.update(version=2, up="1")  # the sensor published, then said READY=1
+    assert shared.get("k", render, version) == b"cctv_capture_up 1\n"
+    assert shared.renderings == 2
