@@ -25,14 +25,14 @@ from monitor.classify.devices import (
     UNSEEN_LABELS,
     device_sent,
 )
-from monitor.classify.evidence import make_finding, make_record
+from monitor.classify.evidence import make_record
 from monitor.classify.light_rules import EGRESS, INBOUND, INTERNAL, VERDICTS, LightRules
 from monitor.classify.verdict import ALLOWED_REASON
-from monitor.flow.community_id import row_flow_ref
 from monitor.flow.key import v4_text
 from monitor.flow.light import LightFlows, max_by, tally_pairs
 from monitor.flow.state import FlowState
-from monitor.model import DeviceSummary, EndReason, Finding, FindingKind
+from monitor.light_findings import light_finding, light_findings
+from monitor.model import DeviceSummary, EndReason, FindingKind
 
 I64 = npt.NDArray[np.int64]
 LABEL_CACHE_MAX = 1 << 18
@@ -170,10 +170,11 @@ class LightPath:
             dev, vendor = self.labels[lid]
             counters.findings[(dev, vendor, KIND_OF[code].value)] += n
         if self.pipe.on_finding is not None:
-            for s in flagged.tolist():
-                dev_label = self.labels[int(c["label"][s])][0]
-                device = OTHER_LABEL if dev_label == OTHER_LABEL else None
-                self.pipe.on_finding(self._one(s, device, KIND_OF[int(c["verdict"][s])]))
+            names = [self.labels[lid][0] for lid in c["label"][flagged].tolist()]
+            as_other = [OTHER_LABEL if n == OTHER_LABEL else None for n in names]
+            kinds = [KIND_OF[code] for code in c["verdict"][flagged].tolist()]
+            for finding in light_findings(self.light, flagged, as_other, kinds):
+                self.pipe.on_finding(finding)
 
     def commit(self, slots: I64) -> None:
         """Move what settled rows carried since their last commit into the counters."""
@@ -327,8 +328,8 @@ class LightPath:
             if part.size < FEW_ROWS:  # cheaper one by one, as the FlowState path does
                 book = self.pipe.findings
                 for s in rows.tolist():
-                    if not book.fold_if_full(self._bare(s, name, kind)):
-                        book.add(self._one(s, name, kind))
+                    if not book.fold_if_full(light_finding(self.light, s, name, kind, False)):
+                        book.add(light_finding(self.light, s, name, kind))
                 continue
             self.pipe.findings.add_rows(
                 device=name,
@@ -340,31 +341,10 @@ class LightPath:
                 packets=c["orig_pkts"][rows] + c["resp_pkts"][rows],
                 sizes=c["orig_bytes"][rows] + c["resp_bytes"][rows],
                 answered=self.light.answered(rows),
-                describe=lambda i, rows=rows, name=name, kind=kind: self._one(rows[i], name, kind),
+                describe=lambda i, rows=rows, name=name, kind=kind: light_finding(
+                    self.light, rows[i], name, kind
+                ),
             )
-
-    def _bare(self, slot: int, device: str, kind: FindingKind) -> Finding:
-        """Row ``slot``'s finding without its words, for folding into a summary."""
-        c = self.light.cols
-        dev_orig = bool(c["dev_orig"][slot])
-        peer = int(c["resp_addr"][slot] if dev_orig else c["orig_addr"][slot])
-        return Finding(
-            kind=kind, device=device, peer=v4_text(peer), peer_port=int(c["resp_port"][slot]),
-            proto="tcp", peer_name=None, vendor=None, endpoint=None,
-            answered=bool(self.light.answered(np.asarray([slot]))[0]),
-            first_ts=float(c["first_ts"][slot]), last_ts=float(c["last_ts"][slot]),
-            packets=int(c["orig_pkts"][slot] + c["resp_pkts"][slot]),
-            bytes=int(c["orig_bytes"][slot] + c["resp_bytes"][slot]), evidence="",
-            flow_uid=f"F{int(c['uid'][slot]):08d}", flow_ref=row_flow_ref(c, slot),
-        )  # fmt: skip
-
-    def _one(self, slot: int, device: str | None, kind: FindingKind) -> Finding:
-        """The finding of one row, as the FlowState path words it (``device`` replaces the
-        address, e.g. with "other")."""
-        finding = make_finding(self.flowstate(slot), kind, None, None)
-        if device is not None:
-            finding.device = device
-        return finding
 
     def flowstate(self, slot: int) -> FlowState:
         """Row ``slot`` as a (detached) FlowState with its classification."""

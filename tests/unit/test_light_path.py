@@ -159,3 +159,65 @@ def test_a_full_table_evicts_one_light_row_for_a_new_full_flow() -> None:
     assert pipe.table.evictions == 1
     assert (len(pipe.table.light), len(pipe.table.flows)) == (9, 1)
     assert pipe.flow_count == 11
+
+
+def test_the_findings_a_live_sensor_hears_are_the_flowstate_paths_word_for_word() -> None:
+    """Live, every flagged light flow's finding goes to the alert log as it settles; it is
+    worded from the row's columns (light_findings.py), which must say what make_finding
+    says of the row's FlowState: a scan out, answered and not, and probes in."""
+    from bench.make_flood import flood
+
+    rng = np.random.default_rng(7)
+    out = flood(3_000, 0x0A140001 + np.arange(4, dtype=np.uint64), rng)
+    frames = [r.tobytes() for r in out]
+    frames += [_tcp("203.0.113.9", "10.20.1.11", 40_000 + i, 22, "S") for i in range(40)]
+    frames += [_tcp("10.20.1.12", "198.51.100.3", 50_000, 443, f) for f in ("S", "SA")]
+    heard = {}
+    for light in (False, True):
+        got: list[Any] = []
+        pipe = Pipeline(default_policy(), load_catalog(),
+                        PipelineSettings(keep_records=False, light_flows=light),
+                        on_finding=got.append)  # fmt: skip
+        ts = 1.7e9 + np.arange(len(frames)) * 1e-3
+        for start in range(0, len(frames), 1024):
+            pipe.process(batch_of(frames[start : start + 1024], list(ts[start : start + 1024])))
+        pipe.finish()
+        heard[light] = sorted(
+            (dataclasses.replace(f, flow_uid="", flow_ref=None) for f in got), key=repr
+        )
+    assert heard[True] == heard[False]
+    kinds = {f.kind.value for f in heard[True]}
+    assert {"egress", "inbound"} <= kinds and len(heard[True]) > 3_000
+
+
+def test_a_light_finding_is_make_findings_of_the_rows_flowstate() -> None:
+    from monitor.classify.evidence import make_finding
+    from monitor.light_findings import light_finding, light_findings
+    from monitor.model import FindingKind
+
+    frames = [_tcp("10.20.1.11", f"198.51.100.{i}", 50_000 + i, 443, "S") for i in range(1, 9)]
+    frames += [_tcp(f"198.51.100.{i}", "10.20.1.11", 443, 50_000 + i, "SA") for i in (1, 2)]
+    frames += [_tcp(f"198.51.100.{i}", "10.20.1.11", 443, 50_000 + i, "R") for i in (3,)]
+    frames += [_tcp("203.0.113.9", "10.20.1.11", 40_001, 22, "S")]
+    pipe = Pipeline(default_policy(), load_catalog(), PipelineSettings(keep_records=False))
+    pipe.process(batch_of(frames, [1.7e9 + i * 1e-3 for i in range(len(frames))]))
+    pipe.tick(1.7e9 + 60)  # settled
+    light = pipe.table.light
+    slots = light.live_slots()
+    assert slots.size >= 8  # the reset one may have ended already
+    answered = set()
+    for slot in slots.tolist():
+        kind = FindingKind.INBOUND if light["resp_port"][slot] == 22 else FindingKind.EGRESS
+        want = make_finding(pipe.light_path.flowstate(slot), kind, None, None)
+        assert light_finding(light, slot, None, kind) == want
+        other = light_finding(light, slot, "other", kind)
+        assert (other.device, other.evidence) == ("other", want.evidence)
+        bare = light_finding(light, slot, None, kind, worded=False)
+        assert bare == dataclasses.replace(want, evidence="")
+        answered.add((kind, want.answered))
+    assert answered == {(FindingKind.EGRESS, True), (FindingKind.EGRESS, False),
+                        (FindingKind.INBOUND, False)}  # fmt: skip
+    kinds = [FindingKind.INBOUND if light["resp_port"][s] == 22 else FindingKind.EGRESS
+             for s in slots.tolist()]  # fmt: skip
+    many = light_findings(light, slots, [None] * slots.size, kinds)
+    assert many == [light_finding(light, s, None, k) for s, k in zip(slots, kinds, strict=True)]
