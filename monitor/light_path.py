@@ -31,7 +31,7 @@ from monitor.classify.verdict import ALLOWED_REASON
 from monitor.flow.key import v4_text
 from monitor.flow.light import LightFlows, max_by, tally_pairs
 from monitor.flow.state import FlowState
-from monitor.light_findings import light_finding, light_findings
+from monitor.light_findings import evidence, light_finding, light_findings
 from monitor.model import DeviceSummary, EndReason, FindingKind
 
 I64 = npt.NDArray[np.int64]
@@ -328,8 +328,10 @@ class LightPath:
             if part.size < FEW_ROWS:  # cheaper one by one, as the FlowState path does
                 book = self.pipe.findings
                 for s in rows.tolist():
-                    if not book.fold_if_full(light_finding(self.light, s, name, kind, False)):
-                        book.add(light_finding(self.light, s, name, kind))
+                    bare = light_finding(self.light, s, name, kind, worded=False)
+                    if not book.fold_if_full(bare):
+                        bare.evidence = evidence(bare, bool(c["dev_orig"][s]))
+                        book.add(bare)
                 continue
             self.pipe.findings.add_rows(
                 device=name,

@@ -221,3 +221,28 @@ def test_a_light_finding_is_make_findings_of_the_rows_flowstate() -> None:
              for s in slots.tolist()]  # fmt: skip
     many = light_findings(light, slots, [None] * slots.size, kinds)
     assert many == [light_finding(light, s, None, k) for s, k in zip(slots, kinds, strict=True)]
+
+
+def test_one_rows_answered_is_the_columns_answered_for_every_reply() -> None:
+    """light_finding reads one row without numpy temporaries: its 'answered' must be
+    LightFlows.answered's for any reply (none, a reset, a reset and more, ICMP errors)."""
+    from monitor.flow.light import TCP_RST, TCP_SYN
+    from monitor.light_findings import light_finding
+    from monitor.model import FindingKind
+
+    pipe = Pipeline(default_policy(), load_catalog(), PipelineSettings(keep_records=False))
+    pipe.process(batch_of([_tcp("10.20.1.11", "198.51.100.1", 50_000, 443, "S")], [1.7e9]))
+    light = pipe.table.light
+    (slot,) = light.live_slots().tolist()
+    rows = np.asarray([slot], dtype=np.int64)
+    seen = set()
+    for flags in (0, TCP_RST, TCP_RST | TCP_SYN, TCP_SYN, 0x10):
+        for packets in range(4):
+            for errors in range(min(packets, 2) + 1):
+                light["resp_flags"][slot], light["resp_pkts"][slot] = flags, packets
+                light["resp_errors"][slot] = errors
+                want = bool(light.answered(rows)[0])
+                got = light_finding(light, slot, None, FindingKind.EGRESS, worded=False)
+                assert got.answered == want, (flags, packets, errors)
+                seen.add(want)
+    assert seen == {True, False}
