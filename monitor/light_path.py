@@ -12,6 +12,7 @@ them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +33,10 @@ from monitor.flow.key import v4_text
 from monitor.flow.light import LightFlows, max_by, tally_pairs
 from monitor.flow.state import FlowState
 from monitor.light_findings import evidence, light_finding, light_findings
-from monitor.model import DeviceSummary, EndReason, FindingKind
+from monitor.model import DeviceSummary, EndReason, Finding, FindingKind
 
 I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
 LABEL_CACHE_MAX = 1 << 18
 FEW_ROWS = 8  # a device's findings of one kind in a batch: below this, one by one
 KIND_OF = {EGRESS: FindingKind.EGRESS, INBOUND: FindingKind.INBOUND}
@@ -320,7 +322,9 @@ class LightPath:
         )
         order = np.argsort(group, kind="stable")
         cuts = np.flatnonzero(np.diff(group[order])) + 1
-        for part in np.split(order, cuts):
+        parts = np.split(order, cuts)
+        few = self._few_findings(slots, parts, other, device, verdict)
+        for part in parts:
             rows = slots[part]
             first = int(part[0])
             name = OTHER_LABEL if other[first] else v4_text(int(device[first]))
@@ -328,7 +332,7 @@ class LightPath:
             if part.size < FEW_ROWS:  # cheaper one by one, as the FlowState path does
                 book = self.pipe.findings
                 for s in rows.tolist():
-                    bare = light_finding(self.light, s, name, kind, worded=False)
+                    bare = next(few)
                     if not book.fold_if_full(bare):
                         bare.evidence = evidence(bare, bool(c["dev_orig"][s]))
                         book.add(bare)
@@ -347,6 +351,21 @@ class LightPath:
                     self.light, rows[i], name, kind
                 ),
             )
+
+    def _few_findings(
+        self, slots: I64, parts: list[I64], other: npt.NDArray[np.bool_], device: U64,
+        verdict: I64,
+    ) -> Iterator[Finding]:  # fmt: skip
+        """The unworded findings of the groups of fewer than FEW_ROWS rows, in group order,
+        made in one pass (their community ids hashed together)."""
+        small = [p for p in parts if p.size < FEW_ROWS]
+        if not small:
+            return iter(())
+        at = np.concatenate(small)
+        names = [OTHER_LABEL if o else v4_text(d) for o, d in
+                 zip(other[at].tolist(), device[at].tolist(), strict=True)]  # fmt: skip
+        kinds = [KIND_OF[v] for v in verdict[at].tolist()]
+        return iter(light_findings(self.light, slots[at], names, kinds, worded=False))
 
     def flowstate(self, slot: int) -> FlowState:
         """Row ``slot`` as a (detached) FlowState with its classification."""
