@@ -99,11 +99,16 @@ class LightFlows:
         """Fresh slots for new flows with these keys (columns zeroed, verdict unset)."""
         n = keys.shape[0]
         take = min(n, len(self._free))
-        reused = [self._free.pop() for _ in range(take)]
+        cut = len(self._free) - take
+        reused = self._free[cut:][::-1]  # the last freed first, as popping them would
+        del self._free[cut:]
         fresh = n - take
         if self._used + fresh > self.capacity:
             self._grow(self._used + fresh)
-        slots = np.asarray(reused + list(range(self._used, self._used + fresh)), dtype=np.int64)
+        slots = np.concatenate([
+            np.asarray(reused, dtype=np.int64),
+            np.arange(self._used, self._used + fresh, dtype=np.int64),
+        ])  # fmt: skip
         self._used += fresh
         for name in _ZEROED:  # the table writes the others right after
             self.cols[name][slots] = 0
