@@ -23,6 +23,7 @@ from monitor.model import AuditResult
 from monitor.pipeline import Pipeline, PipelineSettings
 
 Progress = Callable[[int, int, float], None]  # packets, bytes, seconds elapsed
+PROGRESS_SECONDS = 0.5  # how often a replay shows how far it has read
 
 
 @dataclass(slots=True)
@@ -71,7 +72,7 @@ def run_replay(
         gaps.add(whole.ts)
         for batch in split_at_ticks(whole, interval):
             pipe.process(batch)
-        if progress is not None and time.monotonic() - last_report > 0.5:
+        if progress is not None and time.monotonic() - last_report > PROGRESS_SECONDS:
             last_report = time.monotonic()
             progress(pipe.packets, pipe.bytes, last_report - started)
     pipe.finish()

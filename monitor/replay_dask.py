@@ -15,11 +15,10 @@ from dataclasses import replace
 from typing import Any
 
 from monitor.model import MonitorError
-from monitor.replay import Progress
+from monitor.replay import PROGRESS_SECONDS, Progress
 from monitor.replay_partition import PartitionResult, PartitionSpec, ProgressSink, run_partition
 
 CONNECT_SECONDS = 10
-PROGRESS_SECONDS = 0.5
 POLL_SECONDS = 0.02
 
 

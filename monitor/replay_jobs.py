@@ -28,12 +28,11 @@ from monitor.flow import key as flow_key
 from monitor.model import MonitorError
 from monitor.partition import Partition
 from monitor.pipeline import PipelineSettings
-from monitor.replay import Progress, ReplayRun
+from monitor.replay import PROGRESS_SECONDS, Progress, ReplayRun
 from monitor.replay_merge import merge_partitions
 from monitor.replay_partition import PartitionResult, PartitionSpec, run_partition
 
 log = logging.getLogger(__name__)
-PROGRESS_SECONDS = 0.5
 
 
 def partition_specs(
