@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from monitor.classify.tls_clients import MAX_CLIENTS, MAX_PRINTS, TlsClients
+from monitor.classify.tls_clients import MAX_CLIENTS, MAX_PRINTS, TlsClients, tracked
 
 EXACT_CALLS = 32  # ClientHellos per client and JA4 whose moments a partition keeps
 Moment = tuple[int, float]  # (batch number, packet time)
@@ -50,12 +50,10 @@ class TlsClientLog:
 
     def add(self, ts: float, ip: str, ja4: str, ja3: str) -> None:
         """One ClientHello sent by ``ip``."""
-        prints = self.clients.get(ip)
+        prints = tracked(self.clients, ip, self.is_closed, dict)
         if prints is None:
-            if len(self.clients) >= MAX_CLIENTS or not self.is_closed(ip):
-                self.dropped += len(self.clients) >= MAX_CLIENTS
-                return
-            prints = self.clients[ip] = {}
+            self.dropped += len(self.clients) >= MAX_CLIENTS
+            return
         calls = prints.get(ja4)
         if calls is None:
             if len(prints) >= MAX_PRINTS:

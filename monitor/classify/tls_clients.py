@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from monitor.model import DeviceSummary, FactConflict, TlsClientPrint
 
@@ -25,6 +26,7 @@ ESTABLISHED_SECONDS = 600.0
 MAX_PRINTS = 16  # JA4s listed per device
 MAX_CHANGES = 4  # changes kept per device
 MAX_CLIENTS = 8192  # devices tracked
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,18 @@ class DevicePrints:
         return out
 
 
+def tracked(
+    clients: dict[str, T], ip: str, is_closed: Callable[[str], bool], new: Callable[[], T]
+) -> T | None:
+    """Client ``ip``'s entry in ``clients``, a ``new()`` one for a closed-network client
+    while fewer than MAX_CLIENTS are tracked; None otherwise (when full, the caller counts
+    the ClientHello as dropped)."""
+    entry = clients.get(ip)
+    if entry is None and len(clients) < MAX_CLIENTS and is_closed(ip):
+        entry = clients[ip] = new()
+    return entry
+
+
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -95,12 +109,10 @@ class TlsClients:
 
     def add(self, ts: float, ip: str, ja4: str, ja3: str) -> None:
         """One ClientHello sent by ``ip`` (the inspector's hook)."""
-        prints = self.clients.get(ip)
+        prints = tracked(self.clients, ip, self.is_closed, DevicePrints)
         if prints is None:
-            if len(self.clients) >= MAX_CLIENTS or not self.is_closed(ip):
-                self.dropped += len(self.clients) >= MAX_CLIENTS
-                return
-            prints = self.clients[ip] = DevicePrints()
+            self.dropped += len(self.clients) >= MAX_CLIENTS
+            return
         if not prints.add(ts, ja4, ja3):
             self.dropped += 1
 

@@ -132,3 +132,24 @@ def test_fingerprints_used_alike_are_listed_by_name_not_by_which_came_first(firs
     device = DeviceSummary(ip="10.0.0.5")
     book.apply({"10.0.0.5": device})
     assert [p.ja4 for p in device.tls_fingerprints] == ["t13d_a", "t13d_b"]
+
+
+def test_clients_beyond_the_bound_are_dropped_alike_in_the_book_and_the_partition_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both keep the first MAX_CLIENTS closed-network clients and count every later
+    ClientHello of another client as dropped; outside clients are neither kept nor counted."""
+    from monitor.classify import tls_clients
+
+    for module in (tls_clients, tls_client_log):
+        monkeypatch.setattr(module, "MAX_CLIENTS", 2)
+    hellos = [(0, 1_000.0 + i, ip, "t13d_a", "ja3")
+              for i, ip in enumerate(["10.0.0.1", "192.0.2.1", "10.0.0.2", "10.0.0.3",
+                                      "10.0.0.1", "10.0.0.3", "192.0.2.1"])]  # fmt: skip
+    book, log = one_process(hellos), TlsClientLog(closed)
+    for batch, ts, ip, ja4, ja3 in hellos:
+        log.batch = batch
+        log.add(ts, ip, ja4, ja3)
+    assert sorted(book.clients) == sorted(log.clients) == ["10.0.0.1", "10.0.0.2"]
+    assert book.dropped == log.dropped == 3  # 10.0.0.3 twice, 192.0.2.1 once it is full
+    assert state(partitioned(hellos, [0, 1, 0, 1, 0, 1, 0], 2)) == state(book)
