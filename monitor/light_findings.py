@@ -18,7 +18,7 @@ import numpy.typing as npt
 from monitor.classify.evidence import evidence_tail
 from monitor.flow.community_id import community_hashes_v4, flow_ids, render_many, row_flow_ref
 from monitor.flow.key import v4_text
-from monitor.flow.light import TCP_RST, TCP_SYN, LightFlows
+from monitor.flow.light import LightFlows
 from monitor.model import Finding, FindingKind
 from monitor.model_flowref import FlowRef
 
@@ -62,17 +62,12 @@ def light_finding(
 ) -> Finding:
     """:func:`light_findings` of one row, without numpy temporaries (few rows)."""
     c = light.cols
-    resp_pkts, flags = (
-        int(c["resp_pkts"][slot]) - int(c["resp_errors"][slot]),
-        int(c["resp_flags"][slot]),
-    )
-    rejected = bool(flags & TCP_RST) and not flags & TCP_SYN and resp_pkts <= 1
     dev_orig = bool(c["dev_orig"][slot])
     found = _finding(
         row_flow_ref(c, slot), dev_orig, device, kind, float(c["last_ts"][slot]),
         int(c["orig_pkts"][slot] + c["resp_pkts"][slot]),
         int(c["orig_bytes"][slot] + c["resp_bytes"][slot]),
-        resp_pkts > 0 and not rejected, int(c["uid"][slot]),
+        light.answered_one(slot), int(c["uid"][slot]),
     )  # fmt: skip
     if worded:
         found.evidence = evidence(found, dev_orig)

@@ -224,8 +224,9 @@ def test_a_light_finding_is_make_findings_of_the_rows_flowstate() -> None:
 
 
 def test_one_rows_answered_is_the_columns_answered_for_every_reply() -> None:
-    """light_finding reads one row without numpy temporaries: its 'answered' must be
-    LightFlows.answered's for any reply (none, a reset, a reset and more, ICMP errors)."""
+    """light_finding reads one row without numpy temporaries (LightFlows.answered_one):
+    its 'answered' must be LightFlows.answered's for any reply (none, a reset, a reset and
+    more, ICMP errors)."""
     from monitor.flow.light import TCP_RST, TCP_SYN
     from monitor.light_findings import light_finding
     from monitor.model import FindingKind
@@ -243,6 +244,6 @@ def test_one_rows_answered_is_the_columns_answered_for_every_reply() -> None:
                 light["resp_errors"][slot] = errors
                 want = bool(light.answered(rows)[0])
                 got = light_finding(light, slot, None, FindingKind.EGRESS, worded=False)
-                assert got.answered == want, (flags, packets, errors)
+                assert got.answered == light.answered_one(slot) == want, (flags, packets, errors)
                 seen.add(want)
     assert seen == {True, False}
