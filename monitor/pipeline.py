@@ -192,21 +192,24 @@ class Pipeline:
         touched: dict[str, FlowState] = {}
         rows = np.flatnonzero(slow)
         data = batch.data
+        group_flow = result.group_flow
+        mac_decided = self.devices.mac_decided  # most senders' MACs are known: no text made
         columns = (
-            rows, d.l2[rows], d.l3[rows], batch.ts[rows], d.sport[rows], d.dport[rows],
-            d.payload_off[rows], d.payload_len[rows], result.frame_low[rows],
+            rows, result.frame_group[rows], d.l2[rows], d.l3[rows], batch.ts[rows],
+            d.sport[rows], d.dport[rows], d.payload_off[rows], d.payload_len[rows],
+            result.frame_low[rows],
         )  # fmt: skip
-        for i, l2, l3, ts, src_port, dst_port, start, length, low in zip(
+        for i, group, l2, l3, ts, src_port, dst_port, start, length, low in zip(
             *(c.tolist() for c in columns), strict=True
         ):
             if shared is not None:
                 shared.run(self.inspector, before=i)
-            flow = result.flow_of(i)
+            flow = group_flow[group] if group >= 0 else None
             if flow is None:
                 continue
             from_orig = low == flow.orig_is_low
-            if l2 >= 0 and l3 - l2 >= 14:  # the Ethernet header is whole (its IP follows it)
-                sender = flow.orig_addr if from_orig else flow.resp_addr
+            sender = flow.orig_addr if from_orig else flow.resp_addr
+            if sender not in mac_decided and l2 >= 0 and l3 - l2 >= 14:  # a whole Ethernet header
                 self.devices.learn_mac(sender, data[l2 + 6 : l2 + 12].hex(":"), ts)
             seq = tcp_seq(data, l3, start) if flow.proto == 6 else -1
             self.inspector.inspect(

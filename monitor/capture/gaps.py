@@ -25,10 +25,14 @@ class GapTracker:
         threshold = self.summary.threshold
         if threshold is None or ts.size == 0:
             return
-        t = ts if ts.size < 2 or bool(np.all(ts[1:] >= ts[:-1])) else np.sort(ts)
+        step = np.diff(ts)
+        t = ts
+        if step.size and step.min() < 0:  # out of order: sorted first
+            t = np.sort(ts)
+            step = np.diff(t)
         if self._last is not None and float(t[0]) - self._last > threshold:
             self._note(self._last, float(t[0]))
-        for i in np.flatnonzero(np.diff(t) > threshold).tolist():
+        for i in np.flatnonzero(step > threshold).tolist():
             self._note(float(t[i]), float(t[i + 1]))
         last = float(t[-1])
         self._last = last if self._last is None else max(self._last, last)

@@ -79,7 +79,7 @@ class DeviceBook:
     groups: GroupAddresses = field(init=False)
     _tracked: int = 0  # devices outside the inventory with a summary of their own
     _labels: dict[str, tuple[str, str]] = field(default_factory=dict)
-    _mac_done: set[str] = field(default_factory=set)
+    mac_decided: set[str] = field(default_factory=set)  # hosts learn_mac has nothing more for
     _label_vendor: dict[str, str] = field(default_factory=dict)  # inventory, else first OUI
     _resolved: set[str] = field(default_factory=set)
     _shared_macs: frozenset[str] = frozenset()
@@ -237,9 +237,9 @@ class DeviceBook:
         """Remember the MAC a closed-network host sends from (first one wins; ``ts``: the
         packet time of the frame it came in, kept in ``macs_learned``; none for a MAC a
         DHCP or discovery binding gave)."""
-        if ip in self._mac_done or self.groups.kind(ip) is not None or self.is_other(ip):
+        if ip in self.mac_decided or self.groups.kind(ip) is not None or self.is_other(ip):
             return
-        self._mac_done.add(ip)
+        self.mac_decided.add(ip)
         if not self.policy.is_closed(ip):
             return
         self.macs_learned[ip] = (math.inf if ts is None else ts, mac)
