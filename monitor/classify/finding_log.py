@@ -15,11 +15,13 @@ bounds the itemised findings may differ from one process's, never the totals.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from monitor.classify.findings import TAKEN, FindingBook, Key
+from monitor.classify.findings import TAKEN, FindingBook, Key, KindSummary, Rank
 from monitor.model import Finding
+
+Placed = tuple[Finding, str, Mapping[str, Rank]]  # an own finding, its base, its ranks
 
 
 @dataclass(slots=True)
@@ -38,6 +40,18 @@ class PartitionFindings(FindingBook):
             self.placed[key] = (self.batch, len(self.placed))
         return entry
 
+    def own(self, key: Key) -> Placed:
+        """The own finding of ``key`` as :meth:`FindingBook.absorb` takes it: the finding,
+        its evidence without the tail, and the ranks of the flows its fields came from."""
+        taken = self._taken_at
+        ranks = {n: taken[(key, n)] for n in ("flow", *TAKEN) if (key, n) in taken}
+        return self._entries[key], self._bases[key], ranks
+
+    def summaries(self) -> Iterator[tuple[str, str, KindSummary]]:
+        """The summary findings: (device, kind, summary) each."""
+        for (name, kind), summary in self._summaries.items():
+            yield name, kind, summary
+
 
 def merge_findings(
     book: FindingBook,
@@ -53,14 +67,11 @@ def merge_findings(
         for key, place in part.placed.items()
     )
     for _, index, key in placed:
-        part = parts[index]
-        f = part._entries[key]
+        f, base, ranks = parts[index].own(key)
         name = device(f.device)
         renamed = f if name == f.device else dataclasses.replace(f, device=name)
-        taken = part._taken_at
-        ranks = {n: taken[(key, n)] for n in ("flow", *TAKEN) if (key, n) in taken}
-        book.absorb(renamed, part._bases[key], ranks)
+        book.absorb(renamed, base, ranks)
     for part in parts:
-        for (name, kind), summary in part._summaries.items():
+        for name, kind, summary in part.summaries():
             book.absorb_summary(device(name), kind, summary)
     return book

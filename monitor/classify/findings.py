@@ -37,7 +37,7 @@ TAKEN = ("peer_name", "query_name", "ja3", "ja3s", "ja4", "tls_certificate")
 
 
 @dataclass(slots=True)
-class _Summary:
+class KindSummary:
     """What a summary finding has folded in so far."""
 
     finding: Finding
@@ -57,7 +57,7 @@ class FindingBook:
     _bases: dict[Key, str] = field(default_factory=dict)  # evidence without its tail
     _per_device_kind: dict[DeviceKind, int] = field(default_factory=dict)
     _per_kind: dict[str, int] = field(default_factory=dict)
-    _summaries: dict[DeviceKind, _Summary] = field(default_factory=dict)
+    _summaries: dict[DeviceKind, KindSummary] = field(default_factory=dict)
     _taken_at: dict[tuple[Key, str], Rank] = field(default_factory=dict)  # see _take
     # own keys with an IPv4 peer, packed as peer << 24 | port << 8 | proto (add_rows)
     _packed: dict[DeviceKind, dict[int, Key]] = field(default_factory=dict)
@@ -116,7 +116,7 @@ class FindingBook:
                 peers=0, ports=0, sample_peers=[], answered=False, query_name=None,
             )  # fmt: skip
             first.first_ts, first.last_ts = f.first_ts, f.last_ts
-            summary = self._summaries[dk] = _Summary(first)
+            summary = self._summaries[dk] = KindSummary(first)
         s = summary.finding
         _merge(s, f)
         if f.peer is not None:
@@ -208,11 +208,11 @@ class FindingBook:
         _merge(have, f)
         self._take(key, have, f, ranks)
 
-    def absorb_summary(self, device: str, kind: str, other: _Summary) -> None:
+    def absorb_summary(self, device: str, kind: str, other: KindSummary) -> None:
         """Fold another book's summary finding of ``kind`` into this book's of ``device``."""
         mine = self._summaries.get((device, kind))
         if mine is None:
-            mine = self._summaries[(device, kind)] = _Summary(
+            mine = self._summaries[(device, kind)] = KindSummary(
                 dataclasses.replace(
                     other.finding, device=device, flows=0, packets=0, bytes=0, sample_peers=[]
                 )
@@ -318,7 +318,7 @@ class FindingBook:
             out.append(self._finish(device, kind, summary))
         return out
 
-    def _finish(self, device: str, kind: str, summary: _Summary) -> Finding:
+    def _finish(self, device: str, kind: str, summary: KindSummary) -> Finding:
         s = summary.finding
         s.peers, s.ports = summary.peers.count(), summary.ports.count()
         s.proto = next(iter(summary.protos)) if len(summary.protos) == 1 else "mixed"
