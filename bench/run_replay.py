@@ -9,6 +9,10 @@ drift (thermal, other load) hits every tool alike:
 * ``tshark``: ``tshark -r FILE -q -z conv,ip`` (full dissection + conversations)
 * ``nfstream``: ``NFStreamer(source=FILE, statistical_analysis=False,
   n_dissections=0, n_meters=1)``, flows only, one meter (one core)
+* ``cctv-jobs1``, ``cctv-jobs2``, ``cctv-dask``: the ``--jobs`` scaling table (no input
+  hash, all cores); ``cctv-startup``: ``replay`` of a capture with no packets, the part of
+  any run that no number of jobs shortens. With it and ``cctv-jobs1`` the table also
+  prints the best that 2 jobs could do (Amdahl's law: start-up + the rest / 2).
 
 Wall time is measured around each process; peak RSS is GNU time's ``%M``
 (the largest resident set of the process and of the children it waited for;
@@ -34,6 +38,7 @@ import shutil
 import signal
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -47,11 +52,13 @@ BENCH = Path(__file__).resolve().parent
 DEFAULT_FILE = BENCH / "data" / "cctv-1m.pcap"
 ALL_TOOLS = (
     "cctv", "cctv-nohash", "ndpi", "tcpdump", "tshark", "nfstream",
-    "cctv-jobs1", "cctv-jobs2", "cctv-dask",
+    "cctv-jobs1", "cctv-jobs2", "cctv-dask", "cctv-startup",
 )  # fmt: skip
 DEFAULT_TOOLS = ("cctv", "cctv-nohash", "ndpi", "tcpdump", "tshark", "nfstream")
-SCALING_TOOLS = ("cctv-jobs1", "cctv-jobs2", "cctv-dask")  # both cores, no input hash
+SCALING_TOOLS = ("cctv-startup", "cctv-jobs1", "cctv-jobs2", "cctv-dask")  # all cores, no hash
 DASK: dict[str, str] = {}  # "address" of the LocalCluster main() starts for cctv-dask
+EMPTY: dict[str, str] = {}  # "path" of the capture with no packets main() writes
+PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262_144, 1)  # µs, Ethernet
 LABELS = {
     "cctv": "cctv-monitor replay --json (one core)",
     "cctv-nohash": "cctv-monitor replay --json --no-input-hash (one core)",
@@ -59,6 +66,7 @@ LABELS = {
     "cctv-jobs1": "cctv-monitor --no-input-hash --jobs 1 (all cores)",
     "cctv-jobs2": "cctv-monitor --no-input-hash --jobs 2 (all cores)",
     "cctv-dask": "cctv-monitor --no-input-hash --scheduler (LocalCluster 2x1)",
+    "cctv-startup": "cctv-monitor replay of a capture with no packets (start-up)",
     "tcpdump": "tcpdump -r -w /dev/null (libpcap floor)",
     "tshark": "tshark -q -z conv,ip",
     "nfstream": "nfstream (n_meters=1, no stats/dissection)",
@@ -138,6 +146,8 @@ def command_for(tool: str, path: Path) -> list[str] | None:
             return [*pin, *base, "--no-input-hash"]
         if tool in ("cctv-jobs1", "cctv-jobs2"):
             return [*base, "--no-input-hash", "--jobs", tool[-1]]
+        if tool == "cctv-startup":
+            return [exe, "replay", EMPTY["path"], "--json", "--no-input-hash"]
         if tool == "cctv-dask":
             address = DASK.get("address") or None
             return [*base, "--no-input-hash", "--scheduler", address] if address else None
@@ -311,7 +321,8 @@ def summarise(results: list[ToolResult], packets: int) -> None:
         ok = [run for run in r.runs if run.returncode in r.ok_codes]
         if r.status == "ok" and ok:
             r.median_s = round(statistics.median(run.seconds for run in ok), 4)
-            r.packets_per_s = round(packets / r.median_s) if r.median_s > 0 else None
+            counted = r.median_s > 0 and r.tool != "cctv-startup"  # it reads no packet
+            r.packets_per_s = round(packets / r.median_s) if counted else None
             r.peak_rss_mib = max(run.peak_rss_mib for run in ok)
     by_tool = {r.tool: r for r in results}
     floor = by_tool.get("tcpdump")
@@ -372,11 +383,33 @@ def markdown(results: list[ToolResult], meta: Meta) -> str:
             f"{_fmt(r.x_floor, '.1f')} | {_fmt(r.cctv_speedup, '.1f', '×')} | "
             f"{_fmt(r.peak_rss_mib, '.0f')} |"
         )
+    lines.extend(amdahl_lines(results))
     for r in results:
         if r.status != "ok":
             last = r.error.strip().splitlines()[-1] if r.error.strip() else ""
             lines.append(f"\n{r.label}: {r.status}" + (f": {last}" if last else ""))
     return "\n".join(lines)
+
+
+def amdahl_bound(startup_s: float, one_job_s: float, jobs: int) -> float:
+    """The shortest time ``jobs`` jobs can take when the start-up does not shrink and the
+    rest splits perfectly (Amdahl's law)."""
+    return startup_s + max(one_job_s - startup_s, 0.0) / jobs
+
+
+def amdahl_lines(results: list[ToolResult]) -> list[str]:
+    """A note under the table: the best ``--jobs 2`` could do, from the measured start-up."""
+    by_tool = {r.tool: r for r in results}
+    startup, one = by_tool.get("cctv-startup"), by_tool.get("cctv-jobs1")
+    if not (startup and one and startup.median_s and one.median_s):
+        return []
+    best = amdahl_bound(startup.median_s, one.median_s, 2)
+    return [
+        "",
+        f"Start-up {startup.median_s:.2f} s of the {one.median_s:.2f} s of `--jobs 1`: 2 jobs "
+        f"take at best {best:.2f} s, {one.median_s / best:.2f}x `--jobs 1` (start-up + the "
+        "rest split with no cost).",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -430,6 +463,10 @@ def main(argv: list[str] | None = None) -> int:
         date=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
     stack = contextlib.ExitStack()
+    if "cctv-startup" in tools:
+        empty = stack.enter_context(tempfile.TemporaryDirectory(prefix="cctv-bench-"))
+        EMPTY["path"] = str(Path(empty) / "no-packets.pcap")
+        Path(EMPTY["path"]).write_bytes(PCAP_HEADER)
     if "cctv-dask" in tools:
         DASK["address"] = stack.enter_context(local_cluster())
     results: list[ToolResult] = []
@@ -437,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         cmd = command_for(tool, path)
         res = ToolResult(tool, LABELS[tool], cmd or [], version_of(tool) if cmd else "")
         if tool.startswith("cctv"):
-            res.ok_codes = (0, 1)
+            res.ok_codes = (0, 1, 3) if tool == "cctv-startup" else (0, 1)  # 3: no data
         if cmd is None:
             res.status, res.error = "missing", f"{tool} not installed"
         results.append(res)
