@@ -20,5 +20,6 @@ setup(
         speedup("monitor.capture._records", "monitor/capture/_records.c"),
         speedup("monitor.decode._headers", "monitor/decode/_headers.c"),
         speedup("monitor.flow._groups", "monitor/flow/_groups.c"),
+        speedup("monitor.flow._index", "monitor/flow/_index.c"),
     ]
 )

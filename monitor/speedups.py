@@ -13,7 +13,12 @@ import os
 from types import ModuleType
 
 DISABLE_VARIABLE = "CCTV_MONITOR_NO_C"
-MODULES = ("monitor.capture._records", "monitor.decode._headers", "monitor.flow._groups")
+MODULES = (
+    "monitor.capture._records",
+    "monitor.decode._headers",
+    "monitor.flow._groups",
+    "monitor.flow._index",
+)
 
 
 def load(name: str) -> ModuleType | None:

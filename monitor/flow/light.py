@@ -7,10 +7,10 @@ ended per batch with numpy; the moment a light flow shows payload it is *promote
 :class:`~monitor.flow.state.FlowState` and goes on like any other flow.
 
 Rows are slots in preallocated columns (grown by doubling). The index from flow key to
-slot is two sorted arrays (keys, slots): a batch's lookups are one ``searchsorted``, its
-inserts and removals one ``np.insert``/``np.delete``, with no Python per flow. A flow that
-ends is first *detached* (its key may start a new flow in the same batch) and its slot is
-freed once the pipeline has accounted for it.
+slot (:mod:`monitor.flow.key_index`, a hash table in C) takes a batch's lookups, inserts
+and removals at once, with no Python per flow. A flow that ends is first *detached* (its
+key may start a new flow in the same batch) and its slot is freed once the pipeline has
+accounted for it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+
+from monitor.flow.key_index import HashKeyIndex, SortedKeyIndex, key_index
 
 I64 = npt.NDArray[np.int64]
 UNCLASSIFIED = -1
@@ -70,8 +72,7 @@ class LightFlows:
 
     capacity: int = 4096
     cols: dict[str, np.ndarray] = field(default_factory=dict)
-    _keys: npt.NDArray[np.uint64] = field(default_factory=lambda: np.zeros(0, np.uint64))
-    _slots: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    _index: HashKeyIndex | SortedKeyIndex = field(default_factory=key_index)
     _free: list[int] = field(default_factory=list)
     _used: int = 0  # slots ever handed out (the high-water mark)
 
@@ -79,21 +80,14 @@ class LightFlows:
         self.cols = {name: np.zeros(self.capacity, dtype=t) for name, t in COLUMNS.items()}
 
     def __len__(self) -> int:
-        return int(self._keys.shape[0])
+        return len(self._index)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.cols[name]
 
     def slots_of(self, keys: npt.NDArray[np.uint64]) -> I64:
         """The slot of each key, -1 for keys without a light flow."""
-        n = self._keys.shape[0]
-        if not n:
-            return np.full(keys.shape[0], -1, dtype=np.int64)
-        order = np.argsort(keys)  # sorted needles: searchsorted walks the index in order
-        pos = np.empty(keys.shape[0], dtype=np.int64)
-        pos[order] = np.searchsorted(self._keys, keys[order])
-        np.minimum(pos, n - 1, out=pos)
-        return np.where(self._keys[pos] == keys, self._slots[pos], -1)
+        return self._index.lookup(keys)
 
     def allocate(self, keys: npt.NDArray[np.uint64]) -> I64:
         """Fresh slots for new flows with these keys (columns zeroed, verdict unset)."""
@@ -115,10 +109,7 @@ class LightFlows:
         self.cols["key"][slots] = keys
         self.cols["verdict"][slots] = UNCLASSIFIED
         self.cols["live"][slots] = True
-        order = np.argsort(keys, kind="stable")
-        at = np.searchsorted(self._keys, keys[order])
-        self._keys = np.insert(self._keys, at, keys[order])
-        self._slots = np.insert(self._slots, at, slots[order])
+        self._index.insert(keys, slots)
         return slots
 
     def _grow(self, need: int) -> None:
@@ -138,9 +129,7 @@ class LightFlows:
         if not slots.size:
             return
         live[slots] = False
-        at = np.searchsorted(self._keys, np.sort(self.cols["key"][slots]))
-        self._keys = np.delete(self._keys, at)
-        self._slots = np.delete(self._slots, at)
+        self._index.remove(self.cols["key"][slots])
 
     def free(self, slots: I64) -> None:
         """Give detached slots back for reuse."""

@@ -28,6 +28,7 @@ import monitor.capture.pcapng as pcapng
 import monitor.capture.window as read_window
 import monitor.decode.frames as frames_mod
 import monitor.flow.grouping as grouping
+import monitor.flow.key_index as key_index
 from monitor import speedups
 from monitor.capture.offline import OfflineSource
 from monitor.decode.frames import decode_batch, decode_batch_numpy
@@ -345,3 +346,4 @@ def test_speedups_are_built_in_ci() -> None:
         unmet(f"the C speedups are not built here: {speedups.missing()}")
     assert speedups.missing() == []
     assert frames_mod._headers is not None and grouping._groups is not None
+    assert key_index._index is not None
