@@ -30,6 +30,7 @@ from monitor.classify.evidence import make_record
 from monitor.classify.light_rules import EGRESS, INBOUND, INTERNAL, VERDICTS, LightRules
 from monitor.classify.verdict import ALLOWED_REASON
 from monitor.flow.key import v4_text
+from monitor.flow.key_index import HashKeyIndex, SortedKeyIndex, key_index
 from monitor.flow.light import LightFlows, max_by, tally_pairs
 from monitor.flow.state import FlowState
 from monitor.light_findings import evidence, light_finding, light_findings
@@ -51,9 +52,8 @@ class LightPath:
     rules: LightRules
     labels: list[tuple[str, str]] = field(default_factory=list)  # label id -> labels
     _label_ids: dict[tuple[str, str], int] = field(default_factory=dict)
-    # device address -> label id, as sorted arrays (a batch's lookups: one searchsorted)
-    _label_keys: npt.NDArray[np.uint64] = field(default_factory=lambda: np.zeros(0, np.uint64))
-    _label_vals: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    # device address -> label id (a batch's lookups at once, as the flow keys' index)
+    _labels_by_address: HashKeyIndex | SortedKeyIndex = field(default_factory=key_index)
 
     @property
     def light(self) -> LightFlows:
@@ -93,12 +93,7 @@ class LightPath:
         """Label ids of device addresses (``spoke``: it sent in the row, else ``silent``)."""
         unique, inverse = np.unique(devices, return_inverse=True)  # sorted
         inverse = inverse.reshape(-1)
-        keys, n = self._label_keys, self._label_keys.shape[0]
-        ids = np.full(unique.shape[0], -1, dtype=np.int64)
-        if n:
-            pos = np.minimum(np.searchsorted(keys, unique), n - 1)
-            hit = keys[pos] == unique
-            ids[hit] = self._label_vals[pos[hit]]
+        ids = self._labels_by_address.lookup(unique)
         missing = np.flatnonzero(ids < 0)
         if missing.size:
             spoken = np.bincount(inverse, weights=spoke, minlength=unique.shape[0]) > 0
@@ -111,12 +106,9 @@ class LightPath:
         labels = self.pipe.devices.labels_many(texts, spoke.tolist(), listed.tolist())
         out = np.fromiter(map(self._label_id, labels), np.int64, addrs.shape[0])
         keep = out != self._label_ids.get((SILENT_LABEL, UNKNOWN), -1)  # may speak up later
-        if self._label_keys.shape[0] + addrs.shape[0] > LABEL_CACHE_MAX:
-            self._label_keys = np.zeros(0, np.uint64)
-            self._label_vals = np.zeros(0, np.int64)
-        at = np.searchsorted(self._label_keys, addrs[keep])  # addrs are sorted (np.unique)
-        self._label_keys = np.insert(self._label_keys, at, addrs[keep])  # "other" stays other
-        self._label_vals = np.insert(self._label_vals, at, out[keep])
+        if len(self._labels_by_address) + addrs.shape[0] > LABEL_CACHE_MAX:
+            self._labels_by_address = key_index()
+        self._labels_by_address.insert(addrs[keep], out[keep])  # "other" stays other
         return out
 
     def _label_id(self, labels: tuple[str, str]) -> int:

@@ -1,4 +1,6 @@
-"""The light flows' index from 64-bit flow key to slot, one batch of keys at a time.
+"""An index from 64-bit keys to slots, one batch of keys at a time: the light flows' flow
+keys to their rows (:mod:`monitor.flow.light`), device addresses to label ids
+(:mod:`monitor.light_path`).
 
 :class:`HashKeyIndex` is an open-addressing hash table whose loops are C
 (``_index.c``): a lookup, insert or removal costs the same however many flows there are.
