@@ -38,6 +38,66 @@ borrow_table(PyObject *tkeys, PyObject *tslots, Py_buffer *kv, Py_buffer *sv, si
     return 0;
 }
 
+/* One call's arrays: the table, the keys and, for lookup and insert, an int64 per key. */
+typedef struct {
+    Py_buffer tkeys, tslots, keys, per_key;
+    int has_per_key;
+    size_t mask;
+    Py_ssize_t n;
+} Call;
+
+/* Borrow a call's arguments (table keys, table slots, keys[, per_key]): `per_key` names
+ * the fourth array, NULL when the call has none. On failure nothing stays borrowed. */
+static int
+borrow_call(PyObject *args, Call *c, const char *per_key, int writable)
+{
+    PyObject *tk, *ts, *k, *p = NULL;
+    if (!PyArg_ParseTuple(args, per_key ? "OOOO" : "OOO", &tk, &ts, &k, &p))
+        return -1;
+    if (borrow_table(tk, ts, &c->tkeys, &c->tslots, &c->mask) != 0)
+        return -1;
+    if (borrow(k, &c->keys, 8, -1, 0, "keys") != 0)
+        goto fail_table;
+    c->n = c->keys.len / 8;
+    c->has_per_key = per_key != NULL;
+    if (per_key && borrow(p, &c->per_key, 8, c->n, writable, per_key) != 0) {
+        PyBuffer_Release(&c->keys);
+        goto fail_table;
+    }
+    return 0;
+fail_table:
+    PyBuffer_Release(&c->tslots);
+    PyBuffer_Release(&c->tkeys);
+    return -1;
+}
+
+static void
+release_call(Call *c)
+{
+    if (c->has_per_key)
+        PyBuffer_Release(&c->per_key);
+    PyBuffer_Release(&c->keys);
+    PyBuffer_Release(&c->tslots);
+    PyBuffer_Release(&c->tkeys);
+}
+
+/* The cell that holds `key`, SIZE_MAX for none (bounded: a table with no empty cell
+ * is probed once round, never forever). */
+static inline size_t
+find(const uint64_t *tkeys, const int64_t *tslots, size_t mask, uint64_t key)
+{
+    size_t at = home(key, mask);
+    for (size_t probes = 0; probes <= mask; probes++) {
+        int64_t c = tslots[at];
+        if (c == EMPTY)
+            break;
+        if (c != GONE && tkeys[at] == key)
+            return at;
+        at = (at + 1) & mask;
+    }
+    return SIZE_MAX;
+}
+
 PyDoc_STRVAR(lookup_doc,
 "lookup(table_keys, table_slots, keys, out) -> None\n\n"
 "``out[i]``: the slot of ``keys[i]``, -1 where the table has none.");
@@ -45,50 +105,20 @@ PyDoc_STRVAR(lookup_doc,
 static PyObject *
 lookup(PyObject *self, PyObject *args)
 {
-    PyObject *tk, *ts, *k, *o;
-    if (!PyArg_ParseTuple(args, "OOOO", &tk, &ts, &k, &o))
+    Call c;
+    if (borrow_call(args, &c, "out", 1) != 0)
         return NULL;
-    Py_buffer kv, sv, keys_v, out_v;
-    size_t mask;
-    if (borrow_table(tk, ts, &kv, &sv, &mask) != 0)
-        return NULL;
-    if (borrow(k, &keys_v, 8, -1, 0, "keys") != 0)
-        goto fail_table;
-    Py_ssize_t n = keys_v.len / 8;
-    if (borrow(o, &out_v, 8, n, 1, "out") != 0) {
-        PyBuffer_Release(&keys_v);
-        goto fail_table;
-    }
-    const uint64_t *tkeys = kv.buf, *keys = keys_v.buf;
-    const int64_t *tslots = sv.buf;
-    int64_t *out = out_v.buf;
+    const uint64_t *tkeys = c.tkeys.buf, *keys = c.keys.buf;
+    const int64_t *tslots = c.tslots.buf;
+    int64_t *out = c.per_key.buf;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        uint64_t key = keys[i];
-        size_t at = home(key, mask);
-        int64_t found = EMPTY;
-        for (size_t probes = 0; probes <= mask; probes++) {  /* bounded: never spins */
-            int64_t s = tslots[at];
-            if (s == EMPTY)
-                break;
-            if (s != GONE && tkeys[at] == key) {
-                found = s;
-                break;
-            }
-            at = (at + 1) & mask;
-        }
-        out[i] = found;
+    for (Py_ssize_t i = 0; i < c.n; i++) {
+        size_t at = find(tkeys, tslots, c.mask, keys[i]);
+        out[i] = at == SIZE_MAX ? EMPTY : tslots[at];
     }
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&out_v);
-    PyBuffer_Release(&keys_v);
-    PyBuffer_Release(&sv);
-    PyBuffer_Release(&kv);
+    release_call(&c);
     Py_RETURN_NONE;
-fail_table:
-    PyBuffer_Release(&sv);
-    PyBuffer_Release(&kv);
-    return NULL;
 }
 
 PyDoc_STRVAR(insert_doc,
@@ -100,38 +130,29 @@ PyDoc_STRVAR(insert_doc,
 static PyObject *
 insert(PyObject *self, PyObject *args)
 {
-    PyObject *tk, *ts, *k, *s;
-    if (!PyArg_ParseTuple(args, "OOOO", &tk, &ts, &k, &s))
+    Call c;
+    if (borrow_call(args, &c, "slots", 0) != 0)
         return NULL;
-    Py_buffer kv, sv, keys_v, slots_v;
-    size_t mask;
-    if (borrow_table(tk, ts, &kv, &sv, &mask) != 0)
-        return NULL;
-    if (borrow(k, &keys_v, 8, -1, 0, "keys") != 0)
-        goto fail_table;
-    Py_ssize_t n = keys_v.len / 8;
-    if (borrow(s, &slots_v, 8, n, 0, "slots") != 0) {
-        PyBuffer_Release(&keys_v);
-        goto fail_table;
-    }
-    uint64_t *tkeys = kv.buf;
-    int64_t *tslots = sv.buf;
-    const uint64_t *keys = keys_v.buf;
-    const int64_t *slots = slots_v.buf;
+    uint64_t *tkeys = c.tkeys.buf;
+    int64_t *tslots = c.tslots.buf;
+    const uint64_t *keys = c.keys.buf;
+    const int64_t *slots = c.per_key.buf;
+    size_t mask = c.mask;
     Py_ssize_t added = 0, filled = 0, full = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
+    for (Py_ssize_t i = 0; i < c.n; i++) {
         uint64_t key = keys[i];
+        /* find()'s probe, also noting the first removed entry on the way (reused) */
         size_t at = home(key, mask), reuse = SIZE_MAX, probes = 0;
         for (;; probes++) {
             if (probes > mask) {  /* no empty cell and the key is not there */
                 at = SIZE_MAX;
                 break;
             }
-            int64_t c = tslots[at];
-            if (c == EMPTY)
+            int64_t cell = tslots[at];
+            if (cell == EMPTY)
                 break;
-            if (c == GONE) {
+            if (cell == GONE) {
                 if (reuse == SIZE_MAX)
                     reuse = at;
             } else if (tkeys[at] == key) {
@@ -157,19 +178,12 @@ insert(PyObject *self, PyObject *args)
         tslots[at] = slots[i];
     }
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&slots_v);
-    PyBuffer_Release(&keys_v);
-    PyBuffer_Release(&sv);
-    PyBuffer_Release(&kv);
+    release_call(&c);
     if (full) {
         PyErr_SetString(PyExc_RuntimeError, "the index table is full");
         return NULL;
     }
     return Py_BuildValue("nn", added, filled);
-fail_table:
-    PyBuffer_Release(&sv);
-    PyBuffer_Release(&kv);
-    return NULL;
 }
 
 PyDoc_STRVAR(remove_doc,
@@ -179,41 +193,22 @@ PyDoc_STRVAR(remove_doc,
 static PyObject *
 remove_keys(PyObject *self, PyObject *args)
 {
-    PyObject *tk, *ts, *k;
-    if (!PyArg_ParseTuple(args, "OOO", &tk, &ts, &k))
+    Call c;
+    if (borrow_call(args, &c, NULL, 0) != 0)
         return NULL;
-    Py_buffer kv, sv, keys_v;
-    size_t mask;
-    if (borrow_table(tk, ts, &kv, &sv, &mask) != 0)
-        return NULL;
-    if (borrow(k, &keys_v, 8, -1, 0, "keys") != 0) {
-        PyBuffer_Release(&sv);
-        PyBuffer_Release(&kv);
-        return NULL;
-    }
-    const uint64_t *tkeys = kv.buf, *keys = keys_v.buf;
-    int64_t *tslots = sv.buf;
-    Py_ssize_t n = keys_v.len / 8, removed = 0;
+    const uint64_t *tkeys = c.tkeys.buf, *keys = c.keys.buf;
+    int64_t *tslots = c.tslots.buf;
+    Py_ssize_t removed = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        uint64_t key = keys[i];
-        size_t at = home(key, mask);
-        for (size_t probes = 0; probes <= mask; probes++) {
-            int64_t c = tslots[at];
-            if (c == EMPTY)
-                break;
-            if (c != GONE && tkeys[at] == key) {
-                tslots[at] = GONE;
-                removed++;
-                break;
-            }
-            at = (at + 1) & mask;
+    for (Py_ssize_t i = 0; i < c.n; i++) {
+        size_t at = find(tkeys, tslots, c.mask, keys[i]);
+        if (at != SIZE_MAX) {
+            tslots[at] = GONE;
+            removed++;
         }
     }
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&keys_v);
-    PyBuffer_Release(&sv);
-    PyBuffer_Release(&kv);
+    release_call(&c);
     return PyLong_FromSsize_t(removed);
 }
 
@@ -227,7 +222,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_index",
-    .m_doc = "C speedup: the light flows' key-to-slot hash index (see key_index.py).",
+    .m_doc = "C speedup: the key-to-slot hash index of light flows and labels (see key_index.py).",
     .m_size = -1,
     .m_methods = methods,
 };
