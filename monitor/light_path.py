@@ -30,7 +30,7 @@ from monitor.classify.evidence import make_record
 from monitor.classify.light_rules import EGRESS, INBOUND, INTERNAL, VERDICTS, LightRules
 from monitor.classify.verdict import ALLOWED_REASON
 from monitor.flow.key import v4_text
-from monitor.flow.key_index import HashKeyIndex, SortedKeyIndex, key_index
+from monitor.flow.key_index import KeyIndex, key_index
 from monitor.flow.light import LightFlows, max_by, tally_pairs
 from monitor.flow.state import FlowState
 from monitor.light_findings import evidence, light_finding, light_findings
@@ -53,7 +53,7 @@ class LightPath:
     labels: list[tuple[str, str]] = field(default_factory=list)  # label id -> labels
     _label_ids: dict[tuple[str, str], int] = field(default_factory=dict)
     # device address -> label id (a batch's lookups at once, as the flow keys' index)
-    _labels_by_address: HashKeyIndex | SortedKeyIndex = field(default_factory=key_index)
+    _labels_by_address: KeyIndex = field(default_factory=key_index)
 
     @property
     def light(self) -> LightFlows:

@@ -135,6 +135,9 @@ class HashKeyIndex:
         self._add(keys, slots)
 
 
-def key_index() -> HashKeyIndex | SortedKeyIndex:
+KeyIndex = HashKeyIndex | SortedKeyIndex
+
+
+def key_index() -> KeyIndex:
     """A new index: the C hash table, or its numpy twin where the speedup is not built."""
     return HashKeyIndex() if _index is not None else SortedKeyIndex()

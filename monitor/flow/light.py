@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from monitor.flow.key_index import HashKeyIndex, SortedKeyIndex, key_index
+from monitor.flow.key_index import KeyIndex, key_index
 
 I64 = npt.NDArray[np.int64]
 UNCLASSIFIED = -1
@@ -72,7 +72,7 @@ class LightFlows:
 
     capacity: int = 4096
     cols: dict[str, np.ndarray] = field(default_factory=dict)
-    _index: HashKeyIndex | SortedKeyIndex = field(default_factory=key_index)
+    _index: KeyIndex = field(default_factory=key_index)
     _free: list[int] = field(default_factory=list)
     _used: int = 0  # slots ever handed out (the high-water mark)
 
