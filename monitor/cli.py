@@ -1,4 +1,9 @@
-"""Command line: parse arguments, build the objects, run a subcommand (the composition root)."""
+"""Command line: parse arguments, build the objects, run a subcommand (the composition root).
+
+Each subcommand imports what it needs when it runs: ``--version``, ``--help``,
+``check-config``, ``catalog`` and ``verify`` never load numpy or the packet path, so they
+answer in a third of a replay's start-up.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,18 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.audit import DEFAULT_GAP_THRESHOLD
-from monitor.classify.catalog import load_catalog, render_catalog, render_catalog_json
 from monitor.commands.logs import LIVE_REPEAT_SECONDS, log_level, report_suppressed, setup_logging
 from monitor.commands.pipes import flush_stdout, stdout_closed
-from monitor.config import Policy, default_policy, describe_policy, load_policy
-from monitor.flow.table import FlowSettings
+from monitor.flow.settings import FlowSettings
 from monitor.model import ConfigError, MonitorError
-from monitor.pipeline import PipelineSettings
+
+if TYPE_CHECKING:
+    from monitor.config import Policy
+    from monitor.pipeline import PipelineSettings
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
 EVE_FLOWS = ("all", "flagged", "none")  # live --eve-flows
@@ -233,6 +240,8 @@ def _positive_int(text: str) -> int:
 
 
 def _settings(args: argparse.Namespace, snapshot_seconds: float | None) -> PipelineSettings:
+    from monitor.pipeline import PipelineSettings  # the packet path: only for what reads packets
+
     flows = FlowSettings(
         idle_timeout=args.idle_timeout, active_timeout=args.active_timeout, max_flows=args.max_flows
     )
@@ -245,6 +254,8 @@ def _settings(args: argparse.Namespace, snapshot_seconds: float | None) -> Pipel
 
 
 def _policy(path: str | None) -> Policy:
+    from monitor.config import default_policy, load_policy
+
     return load_policy(path) if path else default_policy()
 
 
@@ -283,11 +294,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return verify_command(args.report, sys.stdout)
         if args.command == "check-config":
+            from monitor.config import describe_policy, load_policy
+
             described = describe_policy(load_policy(args.config))
             if not args.quiet:
                 print(described)
             return EXIT_CLEAN
         if args.command == "catalog":
+            from monitor.classify.catalog import load_catalog, render_catalog, render_catalog_json
+
             catalog = load_catalog()
             if args.json:
                 print(json.dumps(render_catalog_json(catalog), indent=2))

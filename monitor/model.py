@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
 
 from monitor.audit import GapSummary, InterfaceDrops, Provenance
 from monitor.model_facts import DeviceFact as DeviceFact  # re-exported
@@ -22,6 +20,10 @@ from monitor.model_facts import FactConflict as FactConflict  # re-exported
 from monitor.model_flowref import FlowRef as FlowRef  # re-exported
 from monitor.model_tls import TlsCertificate as TlsCertificate  # re-exported
 from monitor.model_tls import TlsClientPrint as TlsClientPrint  # re-exported
+
+if TYPE_CHECKING:  # numpy only names the column types: commands that read no packet skip it
+    import numpy as np
+    import numpy.typing as npt
 
 
 class MonitorError(Exception):

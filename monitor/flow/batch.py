@@ -1,4 +1,4 @@
-"""What the flow table hands back per batch, and the knobs it runs with."""
+"""What the flow table hands back per batch (its knobs: :mod:`monitor.flow.settings`)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,6 @@ from monitor.model import EndReason
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
-
-
-@dataclass(frozen=True, slots=True)
-class FlowSettings:
-    """Timeouts (seconds of packet time) and bounds of the flow table."""
-
-    idle_timeout: float = 120.0
-    tcp_closed_timeout: float = 10.0
-    active_timeout: float = 1800.0
-    max_flows: int = 250_000
-    head_packets: int = 12
 
 
 @dataclass(slots=True)

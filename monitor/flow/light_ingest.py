@@ -24,8 +24,8 @@ from monitor.flow.state import TCP_RST, TCP_SYN, FlowState
 from monitor.model import IPPROTO_TCP, EndReason
 
 if TYPE_CHECKING:
-    from monitor.flow.batch import FlowSettings
     from monitor.flow.light import LightFlows
+    from monitor.flow.settings import FlowSettings
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]

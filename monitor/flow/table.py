@@ -15,11 +15,12 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.decode.frames import DecodedBatch
-from monitor.flow.batch import BatchResult, FlowSettings, LightGate
+from monitor.flow.batch import BatchResult, LightGate
 from monitor.flow.grouping import Groups, group_batch
 from monitor.flow.key import address_text
 from monitor.flow.light import LightFlows
 from monitor.flow.light_ingest import LightIngest
+from monitor.flow.settings import FlowSettings
 from monitor.flow.state import TCP_RST, TCP_SYN, FlowState
 from monitor.model import IPPROTO_TCP, EndReason
 

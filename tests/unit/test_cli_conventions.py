@@ -166,3 +166,49 @@ def test_catalog_into_head() -> None:
     )  # fmt: skip
     assert run.returncode == 0 and run.stderr == ""
     assert run.stdout.startswith("cctv-monitor vendor catalog")
+
+
+# --- start-up: commands that read no packet load no packet path --------------------------
+
+_PROBE = """
+import json, sys
+from monitor.cli import main
+try:
+    status = main(sys.argv[1:])
+except SystemExit as exc:
+    status = exc.code
+heavy = ("numpy", "monitor.pipeline", "monitor.flow.table", "monitor.decode.frames")
+print(json.dumps({"status": status, "loaded": [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def _loaded_by(*args: str) -> dict[str, object]:
+    run = subprocess.run(
+        [sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+    )  # fmt: skip
+    result: dict[str, object] = json.loads(run.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_commands_that_read_no_packet_start_without_numpy(tmp_path: Path) -> None:
+    """--version, --help, check-config, catalog and verify answer in a third of a replay's
+    start-up: they never import numpy or the packet path. Replay does, or the probe is
+    blind."""
+    report = tmp_path / "r.json"
+    report.write_text(cli("replay", EGRESS, "--config", SITE, "--json").stdout)
+    light = {
+        "--version": ("--version",),
+        "--help": ("--help",),
+        "check-config": ("check-config", SITE),
+        "catalog": ("catalog", "--json"),
+        "verify": ("verify", str(report)),
+    }
+    for name, args in light.items():
+        probe = _loaded_by(*args)
+        assert probe["status"] == 0, name
+        assert probe["loaded"] == [], f"{name} loaded {probe['loaded']}"
+    replay = _loaded_by("replay", EGRESS, "--config", SITE, "-q")
+    assert replay["status"] == 1
+    assert replay["loaded"] == ["numpy", "monitor.pipeline", "monitor.flow.table",
+                                "monitor.decode.frames"]  # fmt: skip
