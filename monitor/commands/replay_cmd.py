@@ -16,7 +16,7 @@ from monitor.config import Policy
 from monitor.pipeline import PipelineSettings
 from monitor.provenance import add_evidence, build_provenance
 from monitor.replay import Progress, ReplayRun, run_replay, write_evidence
-from monitor.report import write_report
+from monitor.report import write_flows, write_report
 from monitor.report._common import sorted_findings
 from monitor.report.eve_file import EveFile
 from monitor.report.json_report import write_json
@@ -131,8 +131,6 @@ def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineS
     for report in args.report or ():
         write_report(result, report)
     if args.flows:
-        from monitor.report.flows_table import write_flows  # pandas loads only when asked
-
         write_flows(result.flows, args.flows)
     if args.metrics_out:
         from monitor.report.openmetrics import write_openmetrics  # only when asked

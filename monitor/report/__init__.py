@@ -69,11 +69,24 @@ def write_report(result: AuditResult, path: str | os.PathLike[str]) -> None:
 
 
 def write_flows(flows: list[FlowRecord], path: str | os.PathLike[str]) -> None:
-    """Write every flow as ``.csv`` or ``.parquet`` (see :mod:`monitor.report.flows_table`)."""
-    # Imported here so that the JSON/Markdown/HTML paths do not pay pandas' import time.
-    from monitor.report.flows_table import write_flows as _write_flows
+    """Write every flow as ``.csv`` (:mod:`monitor.report.flows_csv`, no pandas) or
+    ``.parquet`` (:mod:`monitor.report.flows_table`, pandas and pyarrow).
 
-    _write_flows(flows, path)
+    Raises ``ValueError`` naming the path and the allowed suffixes for any other suffix,
+    before anything is written.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in FLOW_SUFFIXES:
+        allowed = ", ".join(FLOW_SUFFIXES)
+        raise ValueError(f"{os.fspath(path)}: flows file must end in one of {allowed}")
+    if suffix == ".csv":
+        from monitor.report.flows_csv import write_flows_csv
+
+        write_flows_csv(flows, path)
+    else:  # pandas' import time is paid only here
+        from monitor.report.flows_table import write_flows as write_parquet
+
+        write_parquet(flows, path)
 
 
 def __getattr__(name: str) -> Any:

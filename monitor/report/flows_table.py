@@ -1,11 +1,7 @@
-"""Every flow as a table with fixed dtypes, written as CSV or Parquet (``--flows FILE``).
+"""Every flow as a pandas table with fixed dtypes: Parquet, reading a table back, and the
+twin the pandas-free CSV writer (:mod:`monitor.report.flows_csv`) is tested against.
 
-The CSV is spreadsheet-safe (OWASP "CSV injection"): a text cell that starts with ``=``,
-``+``, ``-``, ``@``, a tab or a carriage return (or with ``'``, so that the escape can be
-undone exactly) gets a leading ``'``, which spreadsheets show as text instead of running
-it as a formula. Names come from the traffic (SNI, HTTP Host, DNS), so anyone on the
-network can choose them. Parquet keeps the raw values; :func:`read_flows` undoes the CSV
-escape.
+Parquet keeps the raw values; :func:`read_flows` undoes the CSV's spreadsheet escape.
 """
 
 from __future__ import annotations
@@ -16,67 +12,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from monitor.model import FlowRecord, TlsCertificate
+from monitor.model import FlowRecord
 from monitor.report import FLOW_SUFFIXES
+from monitor.report.flows_csv import (
+    CSV_ESCAPE,
+    CSV_UNSAFE,
+    FLOW_COLUMNS,
+    TEXT,
+    flow_row,
+    iso_micro,
+    write_flows_csv,
+)
 
 _TEXT = pd.StringDtype()
 # Column order and dtype of the export; text columns use pandas' nullable string dtype.
 FLOW_DTYPES: dict[str, str | pd.StringDtype] = {
-    "uid": _TEXT,
-    "proto": _TEXT,
-    "orig_addr": _TEXT,
-    "orig_port": "int64",
-    "resp_addr": _TEXT,
-    "resp_port": "int64",
-    "first_ts": "float64",
-    "last_ts": "float64",
-    "first_time": _TEXT,
-    "last_time": _TEXT,
-    "duration": "float64",
-    "orig_pkts": "int64",
-    "orig_bytes": "int64",
-    "resp_pkts": "int64",
-    "resp_bytes": "int64",
-    "state": _TEXT,
-    "verdict": _TEXT,
-    "device": _TEXT,
-    "peer": _TEXT,
-    "peer_name": _TEXT,
-    "query_name": _TEXT,
-    "vendor": _TEXT,
-    "endpoint": _TEXT,
-    "end_reason": _TEXT,
-    "findings": _TEXT,
-    "ja3": _TEXT,
-    "ja3s": _TEXT,
-    "ja4": _TEXT,
-    "cert_subject": _TEXT,
-    "cert_names": _TEXT,
-    "cert_issuer": _TEXT,
-    "cert_not_after": "float64",
-    "cert_sha256": _TEXT,
-    "community_id": _TEXT,
+    name: _TEXT if kind == TEXT else kind for name, kind in FLOW_COLUMNS
 }
-CSV_ESCAPE = "'"
-CSV_UNSAFE = ("=", "+", "-", "@", "\t", "\r", CSV_ESCAPE)  # first characters that get it
-
-
-def _row(f: FlowRecord) -> tuple[object, ...]:
-    return (
-        f.uid, f.proto, f.orig_addr, f.orig_port, f.resp_addr, f.resp_port,
-        f.first_ts, f.last_ts, None, None, round(f.last_ts - f.first_ts, 6),
-        f.orig_pkts, f.orig_bytes, f.resp_pkts, f.resp_bytes,
-        f.state, str(f.verdict), f.device, f.peer, f.peer_name, f.query_name,
-        f.vendor, f.endpoint, str(f.end_reason), ",".join(str(k) for k in f.findings),
-        f.ja3, f.ja3s, f.ja4, *_certificate(f.tls_certificate), f.community_id,
-    )  # fmt: skip
-
-
-def _certificate(cert: TlsCertificate | None) -> tuple[object, ...]:
-    """The cert_* cells: subject, names (comma-joined), issuer, end of validity, SHA-256."""
-    if cert is None:
-        return None, None, None, np.nan, None
-    return cert.subject, ",".join(cert.names()), cert.issuer, cert.not_after, cert.sha256
 
 
 def flows_frame(flows: list[FlowRecord]) -> pd.DataFrame:
@@ -90,20 +42,15 @@ def flows_frame(flows: list[FlowRecord]) -> pd.DataFrame:
     ``community_id`` is the flow's Community ID v1.
     """
     columns = list(FLOW_DTYPES)
-    frame = pd.DataFrame.from_records([_row(f) for f in flows], columns=columns)
+    frame = pd.DataFrame.from_records([flow_row(f) for f in flows], columns=columns)
     frame["first_time"] = iso_micro(frame["first_ts"].to_numpy(dtype=np.float64))
     frame["last_time"] = iso_micro(frame["last_ts"].to_numpy(dtype=np.float64))
     return frame.astype(FLOW_DTYPES)
 
 
-def iso_micro(ts: np.ndarray) -> np.ndarray:
-    """UNIX seconds as ISO 8601 UTC text with microseconds: ``2024-05-01T12:00:20.000000Z``."""
-    micros = np.round(ts * 1e6).astype(np.int64).astype("datetime64[us]")
-    return np.char.add(np.datetime_as_string(micros, unit="us"), "Z")
-
-
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` whose text cells cannot start a formula (see the module doc)."""
+    """A copy of ``frame`` whose text cells cannot start a formula, as in the CSV
+    (:mod:`monitor.report.flows_csv`); written with ``to_csv`` it is that file's twin."""
     out = frame.copy()
     for name, dtype in FLOW_DTYPES.items():
         if dtype is _TEXT:
@@ -119,14 +66,10 @@ def write_flows(flows: list[FlowRecord], path: str | os.PathLike[str]) -> None:
 
     Raises ``ValueError`` naming the path and the allowed suffixes for any other suffix.
     """
-    suffix = _suffix(path)
-    frame = flows_frame(flows)
-    if suffix == ".csv":
-        # RFC 4180 line ends: the csv module then also quotes a cell holding a lone CR,
-        # which it leaves bare under "\n" (and every reader would split the row there).
-        spreadsheet_safe(frame).to_csv(path, index=False, encoding="utf-8", lineterminator="\r\n")
+    if _suffix(path) == ".csv":
+        write_flows_csv(flows, path)
     else:
-        frame.to_parquet(path, index=False, engine="pyarrow")
+        flows_frame(flows).to_parquet(path, index=False, engine="pyarrow")
 
 
 def read_flows(path: str | os.PathLike[str]) -> pd.DataFrame:

@@ -2,7 +2,7 @@
 that read no packet load no packet path.
 
 A replay of a few thousand packets is mostly interpreter start-up and imports, so the
-modules only some outputs need (HTML, Markdown, OpenMetrics, pandas for flow tables,
+modules only some outputs need (HTML, Markdown, OpenMetrics, pandas for Parquet flow tables,
 the YAML parser for a site policy, cryptography for QUIC) load when those are asked for.
 ``--version``, ``--help``, ``check-config``, ``catalog`` and ``verify`` never import numpy
 or the packet path (80-110 ms instead of a replay's ~230 ms on the build VM).
@@ -79,6 +79,16 @@ def test_renderers_load_when_their_output_is_asked_for(tmp_path: Path) -> None:
     run = _replay("pcaps/egress.pcap")  # the Markdown summary on stdout
     assert "egress" in str(run["stdout"])
     assert "monitor.report.markdown" in _loaded(run["modules"], RENDERERS)
+
+
+def test_a_csv_flow_table_needs_no_pandas_and_parquet_does(tmp_path: Path) -> None:
+    csv, parquet = tmp_path / "f.csv", tmp_path / "f.parquet"
+    run = _replay("pcaps/egress.pcap", "-q", "--flows", str(csv))
+    assert run["code"] == 1 and csv.read_text().startswith("uid,proto,")
+    assert _loaded(run["modules"], HEAVY) == []
+    run = _replay("pcaps/egress.pcap", "-q", "--flows", str(parquet))
+    assert run["code"] == 1 and parquet.stat().st_size > 0
+    assert "pandas" in _loaded(run["modules"], HEAVY)
 
 
 def test_commands_that_read_no_packet_load_no_packet_path(tmp_path: Path) -> None:
