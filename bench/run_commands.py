@@ -7,7 +7,7 @@ flows table, the evidence pcap and the OpenMetrics file. Each row runs ``--repea
 in a fresh process, round-robin, and shows the median wall time (and the peer's, where
 there is one: ndpiReader on the same uncompressed demo capture).
 
-Usage: python bench/run_commands.py [--repeat 15]
+Usage: python bench/run_commands.py [--repeat 15] [--note TEXT]
 Markdown on stdout; JSON in bench/results/commands-<hostname>.json.
 """
 
@@ -104,6 +104,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--json", type=Path, help="results file (default bench/results/...)")
+    ap.add_argument("--note", default="", help="a word on this run, kept in the results")
     args = ap.parse_args()
     medians = run(args.repeat)
     peer = medians.get("ndpiReader demo")
@@ -117,6 +118,7 @@ def main() -> None:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "repeat": args.repeat,
+        "note": args.note,
         "median_s": medians,
     }
     runs = json.loads(out.read_text()) if out.exists() else []
