@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,7 +42,9 @@ from monitor.model import (
     FrameBatch,
     Verdict,
 )
-from monitor.partition import SharedFrames
+
+if TYPE_CHECKING:  # only replay --jobs hands the pipeline shared frames
+    from monitor.partition import SharedFrames
 
 LOCAL_VERDICTS = (Verdict.INTERNAL, Verdict.SERVICE, Verdict.DISCOVERY)
 _SLOW_PORT = np.zeros(65536, dtype=np.bool_)

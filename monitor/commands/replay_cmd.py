@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import logging
 import sys
-import tempfile
+from typing import TYPE_CHECKING
 
 from monitor.classify.catalog import VendorCatalog, load_catalog
 from monitor.commands import tune_gc
@@ -18,8 +18,10 @@ from monitor.provenance import add_evidence, build_provenance
 from monitor.replay import Progress, ReplayRun, run_replay, write_evidence
 from monitor.report import write_flows, write_report
 from monitor.report._common import sorted_findings
-from monitor.report.eve_file import EveFile
 from monitor.report.json_report import write_json
+
+if TYPE_CHECKING:
+    from monitor.report.eve_file import EveFile
 
 log = logging.getLogger(__name__)
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNREADABLE = 0, 1, 3
@@ -33,6 +35,13 @@ def _progress(packets: int, nbytes: int, seconds: float) -> None:
     sys.stderr.flush()
 
 
+def _eve_file(path: str, site: str) -> EveFile:
+    """The ``--eve`` file (its modules load only when it is asked for)."""
+    from monitor.report.eve_file import EveFile
+
+    return EveFile(path, site)
+
+
 def _run_partitioned(
     args: argparse.Namespace,
     policy: Policy,
@@ -42,6 +51,8 @@ def _run_partitioned(
     progress: Progress | None,
 ) -> ReplayRun:
     """``--jobs N`` / ``--scheduler``: the flow-hash partitions, run and merged."""
+    import tempfile
+
     from monitor.replay_jobs import partition_specs, run_jobs  # multiprocessing, dask
 
     jobs = args.jobs
@@ -90,7 +101,7 @@ def replay_command(args: argparse.Namespace, policy: Policy, settings: PipelineS
     show_progress = sys.stderr.isatty() and not args.no_progress and not args.quiet
     progress = _progress if show_progress else None
     gaps = args.gap_threshold
-    eve = EveFile(args.eve, policy.site) if args.eve else None  # flow events as flows end
+    eve = _eve_file(args.eve, policy.site) if args.eve else None  # flow events as flows end
     try:
         if args.jobs > 1 or args.scheduler:
             run = _run_partitioned(args, policy, catalog, settings, eve, progress)

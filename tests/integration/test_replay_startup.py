@@ -35,9 +35,10 @@ RENDERERS = (
     "monitor.report.markdown",
     "monitor.report.openmetrics",
     "monitor.report.flows_table",
+    "monitor.report.flows_csv",
+    "monitor.report.eve_file",  # --eve
+    "monitor.partition",  # --jobs, --scheduler
 )
-
-
 PACKET_PATH = ("numpy", "monitor.pipeline", "monitor.flow.table", "monitor.decode.frames")
 
 
@@ -76,6 +77,9 @@ def test_renderers_load_when_their_output_is_asked_for(tmp_path: Path) -> None:
     run = _replay("pcaps/egress.pcap", "-q", "--report", str(tmp_path / "r.html"))
     assert run["code"] == 1
     assert _loaded(run["modules"], RENDERERS) == ["monitor.report.html"]
+    run = _replay("pcaps/egress.pcap", "-q", "--eve", str(tmp_path / "eve.json"), "--jobs", "2")
+    assert run["code"] == 1 and (tmp_path / "eve.json").stat().st_size > 0
+    assert _loaded(run["modules"], RENDERERS) == ["monitor.partition", "monitor.report.eve_file"]
     run = _replay("pcaps/egress.pcap")  # the Markdown summary on stdout
     assert "egress" in str(run["stdout"])
     assert "monitor.report.markdown" in _loaded(run["modules"], RENDERERS)
