@@ -33,6 +33,7 @@ _LAZY = {
 __all__ = [
     "FLOW_SUFFIXES",
     "REPORT_SUFFIXES",
+    "checked_suffix",
     "render_html",
     "render_markdown",
     "report_dict",
@@ -43,16 +44,22 @@ __all__ = [
 ]
 
 
+def checked_suffix(path: str | os.PathLike[str], allowed: tuple[str, ...], what: str) -> str:
+    """``path``'s suffix in lower case; ``ValueError`` naming the path and the ``allowed``
+    suffixes when it is none of them."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in allowed:
+        raise ValueError(f"{os.fspath(path)}: {what} file must end in one of {', '.join(allowed)}")
+    return suffix
+
+
 def write_report(result: AuditResult, path: str | os.PathLike[str]) -> None:
     """Write the report in the format the suffix names: ``.json``, ``.md`` or ``.html``.
 
     Raises ``ValueError`` naming the path and the allowed suffixes for any other suffix,
     before anything is written.
     """
-    suffix = Path(path).suffix.lower()
-    if suffix not in REPORT_SUFFIXES:
-        allowed = ", ".join(REPORT_SUFFIXES)
-        raise ValueError(f"{os.fspath(path)}: report file must end in one of {allowed}")
+    suffix = checked_suffix(path, REPORT_SUFFIXES, "report")
     with open(path, "w", encoding="utf-8", newline="\n") as fp:
         if suffix == ".json":
             from monitor.report.json_report import write_json
@@ -75,11 +82,7 @@ def write_flows(flows: list[FlowRecord], path: str | os.PathLike[str]) -> None:
     Raises ``ValueError`` naming the path and the allowed suffixes for any other suffix,
     before anything is written.
     """
-    suffix = Path(path).suffix.lower()
-    if suffix not in FLOW_SUFFIXES:
-        allowed = ", ".join(FLOW_SUFFIXES)
-        raise ValueError(f"{os.fspath(path)}: flows file must end in one of {allowed}")
-    if suffix == ".csv":
+    if checked_suffix(path, FLOW_SUFFIXES, "flows") == ".csv":
         from monitor.report.flows_csv import write_flows_csv
 
         write_flows_csv(flows, path)

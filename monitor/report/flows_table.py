@@ -7,13 +7,12 @@ Parquet keeps the raw values; :func:`read_flows` undoes the CSV's spreadsheet es
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from monitor.model import FlowRecord
-from monitor.report import FLOW_SUFFIXES
+from monitor.report import FLOW_SUFFIXES, checked_suffix
 from monitor.report.flows_csv import (
     CSV_ESCAPE,
     CSV_UNSAFE,
@@ -93,8 +92,4 @@ def read_flows(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def _suffix(path: str | os.PathLike[str]) -> str:
-    suffix = Path(path).suffix.lower()
-    if suffix not in FLOW_SUFFIXES:
-        allowed = ", ".join(FLOW_SUFFIXES)
-        raise ValueError(f"{os.fspath(path)}: flows file must end in one of {allowed}")
-    return suffix
+    return checked_suffix(path, FLOW_SUFFIXES, "flows")
