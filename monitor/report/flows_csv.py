@@ -38,7 +38,7 @@ FLOW_COLUMNS: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 CSV_ESCAPE = "'"
 CSV_UNSAFE = ("=", "+", "-", "@", "\t", "\r", CSV_ESCAPE)  # first characters that get it
-_FIRST_TIME = 8  # index of first_time in a row; last_time follows
+_AT = {name: i for i, (name, _) in enumerate(FLOW_COLUMNS)}  # a column's place in a row
 
 
 def flow_row(f: FlowRecord) -> list[object]:
@@ -72,10 +72,11 @@ def write_flows_csv(flows: list[FlowRecord], path: str | os.PathLike[str]) -> No
     NA and NaN are empty cells."""
     rows = [flow_row(f) for f in flows]
     if rows:
-        first = iso_micro(np.fromiter((r[6] for r in rows), np.float64, len(rows))).tolist()
-        last = iso_micro(np.fromiter((r[7] for r in rows), np.float64, len(rows))).tolist()
-        for row, a, b in zip(rows, first, last, strict=True):
-            row[_FIRST_TIME], row[_FIRST_TIME + 1] = a, b
+        for ts, text in (("first_ts", "first_time"), ("last_ts", "last_time")):
+            at = _AT[ts]
+            seconds = np.fromiter((r[at] for r in rows), np.float64, len(rows))
+            for row, iso in zip(rows, iso_micro(seconds).tolist(), strict=True):
+                row[_AT[text]] = iso
     cells = [_cell_writer(kind) for _, kind in FLOW_COLUMNS]
     with open(path, "w", encoding="utf-8", newline="") as fp:
         out = csv.writer(fp, lineterminator="\r\n")
