@@ -87,7 +87,7 @@ def write_flows(flows: list[FlowRecord], path: str | os.PathLike[str]) -> None:
 
         write_flows_csv(flows, path)
     else:  # pandas' import time is paid only here
-        from monitor.report.flows_table import write_flows as write_parquet
+        from monitor.report.flows_table import write_parquet
 
         write_parquet(flows, path)
 

@@ -20,7 +20,6 @@ from monitor.report.flows_csv import (
     TEXT,
     flow_row,
     iso_micro,
-    write_flows_csv,
 )
 
 _TEXT = pd.StringDtype()
@@ -59,20 +58,15 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_flows(flows: list[FlowRecord], path: str | os.PathLike[str]) -> None:
-    """Write :func:`flows_frame` to ``path``: ``.csv`` (UTF-8, header, CRLF, spreadsheet-safe)
-    or ``.parquet``.
-
-    Raises ``ValueError`` naming the path and the allowed suffixes for any other suffix.
-    """
-    if _suffix(path) == ".csv":
-        write_flows_csv(flows, path)
-    else:
-        flows_frame(flows).to_parquet(path, index=False, engine="pyarrow")
+def write_parquet(flows: list[FlowRecord], path: str | os.PathLike[str]) -> None:
+    """Write :func:`flows_frame` to ``path`` as Parquet, the dtypes kept (the suffix is
+    checked by :func:`monitor.report.write_flows`, which also writes the CSV)."""
+    flows_frame(flows).to_parquet(path, index=False, engine="pyarrow")
 
 
 def read_flows(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a file :func:`write_flows` wrote, with the export's dtypes and raw values.
+    """Read a file :func:`monitor.report.write_flows` wrote, with the export's dtypes and raw
+    values.
 
     In CSV an empty text cell is NA, except in ``findings`` where it means none; the
     spreadsheet escape (a leading ``'``) is taken off again.

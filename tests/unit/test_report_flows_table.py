@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from monitor.report import write_flows as write_flows_lazy
-from monitor.report.flows_table import FLOW_DTYPES, flows_frame, read_flows, write_flows
+from monitor.report import write_flows
+from monitor.report.flows_table import FLOW_DTYPES, flows_frame, read_flows
 from tests.unit.report_samples import sample_flows
 
 COLUMNS = [
@@ -63,7 +63,7 @@ def test_round_trip(tmp_path: Path, suffix: str) -> None:
 
 def test_csv_is_plain_for_any_reader(tmp_path: Path) -> None:
     path = tmp_path / "flows.csv"
-    write_flows_lazy(sample_flows(), path)
+    write_flows(sample_flows(), path)
     plain = pd.read_csv(path)  # no dtype hints: numbers still come back as numbers
     assert list(plain.columns) == COLUMNS
     assert plain["resp_bytes"].dtype == "int64" and plain["first_ts"].dtype == "float64"
