@@ -21,19 +21,19 @@ import platform
 import shutil
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from run_replay import PCAP_HEADER  # the capture with no packets
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DEMO = ROOT / "pcaps" / "demo_day.pcap.gz"
 SITE = ROOT / "pcaps" / "site.yaml"
 EMPTY_ROW = "replay, no packets"  # exit 3: no data, as it should
-PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262_144, 1)  # µs, Ethernet
 
 
 def rows(work: Path) -> dict[str, list[str]]:
