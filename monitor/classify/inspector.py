@@ -47,14 +47,12 @@ class Inspector:
 
     catalog: VendorCatalog
     names: NameCache
-    discoveries: dict[tuple[str, str], tuple[float, DiscoveryInfo]] = field(default_factory=dict)
     name_log: list[tuple[str, str, str]] = field(default_factory=list)
     keep_name_log: bool = False
     fingerprint: bool = True  # dissect discovery, DHCP and banners for device facts
     on_discovery: DiscoveryHook | None = None
     on_dhcp: DhcpHook | None = None
     errors: int = 0
-    discoveries_dropped: int = 0
     tls: TlsDissector = field(init=False)  # TLS/QUIC handshakes (tls_inspect.py)
     follow: TlsFollower = field(init=False)  # ... read past the head (tls_follow.py)
     _discovery_next: dict[tuple[str, int, bytes], float] = field(default_factory=dict)
@@ -129,7 +127,7 @@ class Inspector:
             if self._discovery_due(limit_key, ts):
                 info = self._discovery(port, payload)
                 if info is not None:
-                    self.remember_discovery(ts, src, info)
+                    self._heard(ts, src, info)
                     flow.observations.append(Observation(ts, "discovery", info.protocol))
                 if info is None or identifies_sender(info):
                     self._discovery_next[limit_key] = ts + DISCOVERY_INTERVAL
@@ -169,15 +167,10 @@ class Inspector:
             info = parse_sadp_ether(bytes(batch.data[l3:end]))
             if info is not None:
                 sender = bytes(batch.data[l2 + 6 : l2 + 12]).hex(":")
-                self.remember_discovery(float(batch.ts[i]), sender, info)
+                self._heard(float(batch.ts[i]), sender, info)
 
-    def remember_discovery(self, ts: float, sender: str, info: DiscoveryInfo) -> None:
-        """Keep the latest announcement per (sender, protocol); bounded like every cache."""
-        key = (sender, info.protocol)
-        if key not in self.discoveries and len(self.discoveries) >= DISCOVERY_MEMO_LIMIT * 4:
-            self.discoveries_dropped += 1
-            return
-        self.discoveries[key] = (ts, info)
+    def _heard(self, ts: float, sender: str, info: DiscoveryInfo) -> None:
+        """Hand a dissected announcement to the fingerprinter (which keeps what it says)."""
         if self.on_discovery is not None:
             self.on_discovery(ts, sender, info)
 
