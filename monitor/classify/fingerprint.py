@@ -29,6 +29,7 @@ from monitor.model import IPPROTO_TCP, IPPROTO_UDP, DeviceFact
 
 MAX_HOSTS = 1 << 16
 BANNER_MEMO_LIMIT = 1024  # distinct (header, banner) pairs remembered
+FLOW_MEMO_LIMIT = 1 << 16  # flow shapes whose facts are already kept (see on_flow)
 MAX_FACTS = 48
 MAX_PEERS = 64
 WEB_PORTS = frozenset({80, 443, 8000, 8080, 8081, 8443})
@@ -94,6 +95,8 @@ class Fingerprinter:
         self._heard: set[tuple[str, DiscoveryInfo]] = set()  # announcements repeat verbatim
         self._role_hints = _oui_role_hints(catalog)
         self._banner_memo: dict[tuple[str, str], list[DeviceFact]] = {}
+        # (orig, resp, port, proto, answered, rtsp, closed ends) of flows already learned from
+        self._flow_shapes: set[tuple[str, str, int, int, bool, bool, bool, bool]] = set()
 
     # -- stores ------------------------------------------------------------------------------
     def _entry(self, table: dict[str, HostFacts], key: str) -> HostFacts | None:
@@ -161,6 +164,25 @@ class Fingerprinter:
             flow, o if o_in else None, r if r_in else None
         )
         answered = flow.answered
+        # Services and peers are sets: a flow shaped like one already learned from (a
+        # camera's next RTSP session, a host's next DNS lookup) adds nothing to them. Shapes
+        # are remembered only while every host has its entry, so a full store still counts
+        # each fact it drops.
+        shape = (o, r, flow.resp_port, flow.proto, answered, rtsp, o_in, r_in)
+        if shape not in self._flow_shapes:
+            self._flow_facts(flow, answered, rtsp, o_in, r_in)
+            if len(self.hosts) < MAX_HOSTS:
+                if len(self._flow_shapes) >= FLOW_MEMO_LIMIT:
+                    self._flow_shapes.clear()
+                self._flow_shapes.add(shape)
+        if flow.finding_kinds and (o_in if flow.device == o else r_in):
+            self._cloud(flow)
+
+    def _flow_facts(
+        self, flow: FlowState, answered: bool, rtsp: bool, o_in: bool, r_in: bool
+    ) -> None:
+        """The services and peers one ended flow shows (``on_flow`` without its memo)."""
+        o, r = flow.orig_addr, flow.resp_addr
         if r_in and answered:
             self._service(r, flow)
         if r_in and o_in and flow.resp_port in DNS_PORTS:
@@ -172,8 +194,6 @@ class Fingerprinter:
                 self._peer(o, "rtsp_sources", r)
         if o_in and r_in and tcp and answered and flow.resp_port in WEB_PORTS:
             self._peer(o, "web_servers", r)
-        if flow.finding_kinds and (o_in if flow.device == o else r_in):
-            self._cloud(flow)
 
     def _service(self, addr: str, flow: FlowState) -> None:
         port = flow.resp_port

@@ -7,6 +7,7 @@ import ipaddress
 import pytest
 
 from monitor.classify import device_rules as rules
+from monitor.classify import fingerprint
 from monitor.classify.catalog import load_catalog
 from monitor.classify.devices import DeviceBook, apply_facts, resolve
 from monitor.classify.fingerprint import Fingerprinter, behaviour_facts
@@ -146,6 +147,34 @@ def test_behaviour_from_flows() -> None:
         ["10.0.0.53"],
         ["10.0.0.54"],
     )
+
+
+def test_repeated_flows_learn_as_one_and_a_full_store_counts_every_drop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prints = Fingerprinter(CATALOG)
+    prints.on_flow(flow("10.0.0.2", "10.0.0.11", 554, resp_pkts=0), closed)  # unanswered
+    assert prints.services("10.0.0.11") == []
+    for client in ("10.0.0.2", "10.0.0.2", "10.0.0.3"):  # answered; a second client counts
+        prints.on_flow(flow(client, "10.0.0.11", 554), closed)
+    assert prints.services("10.0.0.11") == ["554/tcp rtsp"]
+    assert prints.hosts["10.0.0.11"].rtsp_clients == {"10.0.0.2", "10.0.0.3"}
+    assert prints.hosts["10.0.0.2"].rtsp_sources == {"10.0.0.11"}
+    # the store is full: each flow to an unknown camera drops its service and its client
+    monkeypatch.setattr(fingerprint, "MAX_HOSTS", len(prints.hosts))
+    for _ in range(3):
+        prints.on_flow(flow("10.0.0.2", "10.0.0.99", 554), closed)
+    assert prints.dropped == 6 and "10.0.0.99" not in prints.hosts
+    assert prints.hosts["10.0.0.2"].rtsp_sources == {"10.0.0.11", "10.0.0.99"}
+
+
+def test_flow_shapes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fingerprint, "FLOW_MEMO_LIMIT", 8)
+    prints = Fingerprinter(CATALOG)
+    for n in range(100):  # more clients than a camera keeps
+        prints.on_flow(flow(f"10.0.1.{n}", "10.0.0.11", 554), closed)
+    assert len(prints._flow_shapes) <= 8
+    assert len(prints.hosts["10.0.0.11"].rtsp_clients) == fingerprint.MAX_PEERS
 
 
 def test_media_server_software_serving_rtsp_is_no_camera() -> None:
