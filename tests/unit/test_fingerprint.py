@@ -316,6 +316,20 @@ def test_inspector_arms_the_discovery_limit_only_for_identifying_datagrams() -> 
     assert seen == ["probe", "announce", "announce"]  # the repeat at 2 s waits the interval
 
 
+def test_every_new_sender_reaches_the_fingerprinter() -> None:
+    """Beyond 16,384 senders the inspector used to keep announcements to itself."""
+    senders: set[str] = set()
+    inspector = Inspector(CATALOG, NameCache(), on_discovery=lambda ts, s, i: senders.add(s))
+    notify = (
+        b"NOTIFY * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nNT: upnp:rootdevice\r\n"
+        b"NTS: ssdp:alive\r\nSERVER: Linux, UPnP/1.0 DCS-935L/1.0\r\nUSN: uuid:1\r\n\r\n"
+    )
+    for n in range(20_000):
+        f = flow(f"10.1.{n >> 8}.{n & 255}", "239.255.255.250", 1900, IPPROTO_UDP)
+        inspector.inspect(f, notify, 0.0, True, 1900, 1900)
+    assert len(senders) == 20_000
+
+
 def test_discovery_memo_keeps_searches_not_announcements() -> None:
     """Announcements are rate-limited per sender; keeping them grew memory with the file."""
     insp = Inspector(CATALOG, NameCache())
