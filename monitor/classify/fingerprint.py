@@ -124,7 +124,7 @@ class Fingerprinter:
     # -- hooks -------------------------------------------------------------------------------
     def on_discovery(self, ts: float, sender: str, info: DiscoveryInfo) -> None:
         """A dissected discovery datagram from ``sender`` (an IP, or a MAC for raw SADP)."""
-        if (sender, info) in self._heard or info.kind == "probe":
+        if info.kind == "probe" or (sender, info) in self._heard:
             return
         if len(self._heard) >= MAX_HOSTS:
             self._heard.clear()

@@ -51,6 +51,12 @@ def extra_fields(
     for key, value in pairs:
         if len(out) >= MAX_EXTRA:
             break
+        if type(key) is str and type(value) is str:  # clean_field inline: most pairs
+            name, text = key.strip(), value.strip()
+            if name.isprintable() and text.isprintable():
+                if name and text and name not in skipped:
+                    out.append((name[:64], text[:MAX_FIELD]))
+                continue
         name = clean_field(key)
         if not name or name in skipped:
             continue
