@@ -29,6 +29,7 @@ from monitor.model import IPPROTO_TCP, IPPROTO_UDP, DeviceFact
 
 MAX_HOSTS = 1 << 16
 BANNER_MEMO_LIMIT = 1024  # distinct (header, banner) pairs remembered
+BANNERS_LEARNED_LIMIT = 1 << 16  # (host, header, banner) already learned from
 FLOW_MEMO_LIMIT = 1 << 16  # flow shapes whose facts are already kept (see on_flow)
 MAX_FACTS = 48
 MAX_PEERS = 64
@@ -79,7 +80,7 @@ def _bounded_add(items: set[str], value: str) -> bool:
 
 def is_mac(text: str) -> bool:
     """True for a lower-case colon-separated MAC address (the sender of layer-2 SADP)."""
-    return bool(_MAC_RE.match(text))
+    return len(text) == 17 and _MAC_RE.match(text) is not None  # an address is no MAC
 
 
 class Fingerprinter:
@@ -95,6 +96,7 @@ class Fingerprinter:
         self._heard: set[tuple[str, DiscoveryInfo]] = set()  # announcements repeat verbatim
         self._role_hints = _oui_role_hints(catalog)
         self._banner_memo: dict[tuple[str, str], list[DeviceFact]] = {}
+        self._banners_learned: set[tuple[str, str, str]] = set()
         # (orig, resp, port, proto, answered, rtsp, closed ends) of flows already learned from
         self._flow_shapes: set[tuple[str, str, int, int, bool, bool, bool, bool]] = set()
 
@@ -225,15 +227,28 @@ class Fingerprinter:
         for obs in flow.observations:
             if obs.what == "server_banner" and server is not None:
                 what = f"{(obs.detail or 'http').upper()} Server header"
-                self._learn(server, self._banner(what, obs.value))
+                self._learn_banner(server, what, obs.value)
             elif obs.what == "response_head":
                 rtsp = rtsp or obs.value == "rtsp"
                 if obs.detail and server is not None:
                     what = f"{obs.value.upper()} WWW-Authenticate"
-                    self._learn(server, self._banner(what, obs.detail))
+                    self._learn_banner(server, what, obs.detail)
             elif obs.what == "user_agent" and client is not None:
-                self._learn(client, self._banner(f"{obs.detail.upper()} User-Agent", obs.value))
+                self._learn_banner(client, f"{obs.detail.upper()} User-Agent", obs.value)
         return rtsp
+
+    def _learn_banner(self, addr: str, what: str, text: str) -> None:
+        """Learn a banner's facts about ``addr``: once, as a host shows the same banner on
+        every web or RTSP flow. Remembered only once ``addr`` has an entry (a full store
+        still counts each drop)."""
+        key = (addr, what, text)
+        if key in self._banners_learned:
+            return
+        self._learn(addr, self._banner(what, text))
+        if addr in self.hosts or addr in self.macs:
+            if len(self._banners_learned) >= BANNERS_LEARNED_LIMIT:
+                self._banners_learned.clear()
+            self._banners_learned.add(key)
 
     def _banner(self, what: str, text: str) -> list[DeviceFact]:
         """Facts of one banner; the same few banners come back on every web/RTSP flow."""

@@ -168,6 +168,21 @@ def test_repeated_flows_learn_as_one_and_a_full_store_counts_every_drop(
     assert prints.hosts["10.0.0.2"].rtsp_sources == {"10.0.0.11", "10.0.0.99"}
 
 
+def test_a_banner_is_learned_for_every_host_and_a_full_store_counts_every_drop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prints = Fingerprinter(CATALOG)
+    banner = [Observation(0.0, "server_banner", "App-webs/", "http")]
+    for cam in ("10.0.0.11", "10.0.0.11", "10.0.0.12"):  # the same banner on two cameras
+        prints.on_flow(flow("10.0.0.2", cam, 80, observations=list(banner)), closed)
+    for cam in ("10.0.0.11", "10.0.0.12"):
+        assert resolve(prints.evidence(cam, None), "vendor")[0] == "hikvision"  # type: ignore[index]
+    monkeypatch.setattr(fingerprint, "MAX_HOSTS", len(prints.hosts))
+    for _ in range(2):  # a new camera's banner and its web service are dropped, every time
+        prints.on_flow(flow("10.0.0.2", "10.0.0.99", 80, observations=list(banner)), closed)
+    assert prints.dropped == 4
+
+
 def test_flow_shapes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fingerprint, "FLOW_MEMO_LIMIT", 8)
     prints = Fingerprinter(CATALOG)
