@@ -57,10 +57,10 @@ def extra_fields(
                 if name and text and name not in skipped:
                     out.append((name[:64], text[:MAX_FIELD]))
                 continue
-        name = clean_field(key)
-        if not name or name in skipped:
+        cleaned = clean_field(key)
+        if not cleaned or cleaned in skipped:
             continue
-        text = clean_field(value)
-        if text:
-            out.append((name[:64], text))
+        cleaned_value = clean_field(value)
+        if cleaned_value:
+            out.append((cleaned[:64], cleaned_value))
     return tuple(out)
