@@ -19,6 +19,7 @@ setup(
     ext_modules=[
         speedup("monitor.capture._records", "monitor/capture/_records.c"),
         speedup("monitor.decode._headers", "monitor/decode/_headers.c"),
+        speedup("monitor.flow._account", "monitor/flow/_account.c"),
         speedup("monitor.flow._groups", "monitor/flow/_groups.c"),
         speedup("monitor.flow._index", "monitor/flow/_index.c"),
     ]

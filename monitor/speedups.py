@@ -16,6 +16,7 @@ DISABLE_VARIABLE = "CCTV_MONITOR_NO_C"
 MODULES = (
     "monitor.capture._records",
     "monitor.decode._headers",
+    "monitor.flow._account",
     "monitor.flow._groups",
     "monitor.flow._index",
 )

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.decode.frames import DecodedBatch
+from monitor.flow.accounting import account_groups
 from monitor.flow.batch import BatchResult, LightGate
 from monitor.flow.grouping import Groups, group_batch
 from monitor.flow.key import address_text
@@ -77,56 +78,19 @@ class FlowTable(LightIngest):
         result = BatchResult(new, pending, ended, [None] * len(g), g.frame_group, head_mask,
                              g.frame_low)  # fmt: skip
         heavy = self._light_groups(d, g, result) if (self.light_gate or len(self.light)) else None
-        limit = self.settings.head_packets
-        idle = self.settings.idle_timeout
-        flows = self.flows
-        group_flow = result.group_flow
         rows = np.flatnonzero(heavy) if heavy is not None else np.arange(len(g))
-        head_starts: list[int] = []  # each head flow's first frame in members, and how many
-        head_takes: list[int] = []
-        columns = (
-            rows, g.keys[rows], g.first_ts[rows], g.last_ts[rows], g.low_syn[rows],
-            g.high_syn[rows], g.low_pkts[rows], g.high_pkts[rows], g.low_bytes[rows],
-            g.high_bytes[rows], g.low_flags[rows], g.high_flags[rows], g.starts[rows],
-            g.counts[rows],
+
+        def flow_for(key: int, i: int) -> tuple[FlowState, bool]:
+            return self._flow_for(key, i, g, d, result)
+
+        head_starts, head_takes = account_groups(
+            rows, g, self.flows, flow_for, result.group_flow, new, pending,
+            self.settings.head_packets, self.settings.idle_timeout,
         )  # fmt: skip
-        for i, key, first, last, lsyn, hsyn, lp, hp, lb, hb, lf, hf, start, count in zip(
-            *(c.tolist() for c in columns), strict=True
-        ):
-            flow = flows.get(key)
-            # the common case, inline: a live flow that goes on (see _flow_for)
-            if flow is None or first - flow.last_ts > idle or lsyn or hsyn:
-                flow, is_new = self._flow_for(key, i, g, d, result)
-                if is_new:
-                    new.append(flow)
-            group_flow[i] = flow
-            if not flow.settled:
-                pending.append(flow)
-            if flow.orig_is_low:
-                flow.orig_pkts += lp
-                flow.orig_bytes += lb
-                flow.resp_pkts += hp
-                flow.resp_bytes += hb
-                flow.orig_flags |= lf
-                flow.resp_flags |= hf
-            else:
-                flow.orig_pkts += hp
-                flow.orig_bytes += hb
-                flow.resp_pkts += lp
-                flow.resp_bytes += lb
-                flow.orig_flags |= hf
-                flow.resp_flags |= lf
-            if last > flow.last_ts:
-                flow.last_ts = last
-            if flow.head_seen < limit:
-                take = min(limit - flow.head_seen, count)
-                head_starts.append(start)
-                head_takes.append(take)
-                flow.head_seen += take
         if head_starts:
             head_mask[g.members[_spans(head_starts, head_takes)]] = True
         if d.icmp_error.any():
-            _count_errors(g, rows, group_flow)
+            _count_errors(g, rows, result.group_flow)
         return result
 
     def _flow_for(
