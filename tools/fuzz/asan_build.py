@@ -1,8 +1,8 @@
 """Build a copy of the ``monitor`` package whose C speedups carry AddressSanitizer and UBSan.
 
-The copy goes to ``build/asan/monitor`` (the Python sources are copied, the three
-extensions compiled with ``-fsanitize=address,undefined``), so the normal in-place build
-stays as it is. Run Python on it with the ASan runtime preloaded and ``PYTHONMALLOC=malloc``
+The copy goes to ``build/asan/monitor`` (the Python sources are copied, every extension
+``monitor.speedups.MODULES`` names compiled with ``-fsanitize=address,undefined``), so the
+normal in-place build stays as it is. Run Python on it with the ASan runtime preloaded and ``PYTHONMALLOC=malloc``
 (see :func:`sanitizer_env`); otherwise pymalloc's pools hide small over-reads.
 
     python tools/fuzz/asan_build.py            # prints the directory to put on PYTHONPATH
@@ -17,13 +17,12 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from monitor.speedups import MODULES
+
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "build" / "asan"
-EXTENSIONS = {
-    "monitor/capture/_records": "monitor/capture/_records.c",
-    "monitor/decode/_headers": "monitor/decode/_headers.c",
-    "monitor/flow/_groups": "monitor/flow/_groups.c",
-}
+# module path -> C source, for every speedup the package loads (one list: speedups.py)
+EXTENSIONS = {name.replace(".", "/"): name.replace(".", "/") + ".c" for name in MODULES}
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
 FLAGS = ["-O1", "-g", "-fno-omit-frame-pointer", "-std=c11", "-shared", "-fPIC", *SANITIZE]
 
