@@ -160,8 +160,11 @@ class Inspector:
 
     def layer2_discovery(self, d: DecodedBatch) -> None:
         """Hikvision SADP over raw Ethernet (EtherType 0x8033) has no IP flow."""
+        sadp = d.ethertype == ETH_SADP
+        if not sadp.any():  # nearly every batch: one pass, no index list
+            return
         batch = d.batch
-        for i in np.flatnonzero((d.ethertype == ETH_SADP) & (d.l2 >= 0)).tolist():
+        for i in np.flatnonzero(sadp & (d.l2 >= 0)).tolist():
             l2, l3 = int(d.l2[i]), int(d.l3[i])
             end = int(batch.offset[i] + batch.caplen[i])
             info = parse_sadp_ether(bytes(batch.data[l3:end]))
