@@ -9,6 +9,7 @@ from monitor.decode.addresses import is_dotted_quad
 
 MAX_FIELD = 256  # characters kept of one value
 MAX_EXTRA = 32  # extra (key, value) pairs kept of one datagram
+_NOT_HEX = re.compile(r"[^0-9a-fA-F]")
 
 
 def clean_field(value: object) -> str | None:
@@ -30,7 +31,7 @@ def mac_field(value: object) -> str | None:
     text = clean_field(value)
     if text is None:
         return None
-    digits = re.sub(r"[^0-9a-fA-F]", "", text)
+    digits = _NOT_HEX.sub("", text)
     if len(digits) != 12 or len(text) > 17:
         return None
     return ":".join(digits[i : i + 2] for i in range(0, 12, 2)).lower()
