@@ -53,16 +53,19 @@ _MODEL_ROLES: tuple[tuple[str | None, re.Pattern[str], str], ...] = tuple(
         (None, r"(IP ?CAM|NETWORK CAMERA|IP CAMERA|^IPC\b)", "camera"),
     )
 )
-# Model numbers distinctive enough to be picked out of host names and banners.
-_MODEL_IN_TEXT: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (vendor, re.compile(pattern, re.I))
-    for vendor, pattern in (
-        ("hikvision", r"(?<![A-Z0-9])i?DS-\d[A-Z0-9]{3,}(?:-[A-Z0-9]+)*"),
-        ("dahua", r"(?<![A-Z0-9])(?:DHI?-)?(?:IPC|NVR|XVR|HCVR)-[A-Z0-9]{4,}(?:-[A-Z0-9]+)*"),
-        ("dlink", r"(?<![A-Z0-9])D(?:CS|NR)-\d{3,4}[A-Z0-9]*"),
-        ("edimax", r"(?<![A-Z0-9])IC-\d{4}[A-Z0-9]*"),
+# Model numbers distinctive enough to be picked out of host names and banners, with the
+# lower-case pieces each pattern cannot match without: an ASCII text that has none of them
+# is not searched (most banners and SSDP fields; the patterns are case-insensitive).
+_MODEL_IN_TEXT: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = tuple(
+    (vendor, re.compile(pattern, re.I), needs)
+    for vendor, pattern, needs in (
+        ("hikvision", r"(?<![A-Z0-9])i?DS-\d[A-Z0-9]{3,}(?:-[A-Z0-9]+)*", ("ds-",)),
+        ("dahua", r"(?<![A-Z0-9])(?:DHI?-)?(?:IPC|NVR|XVR|HCVR)-[A-Z0-9]{4,}(?:-[A-Z0-9]+)*",
+         ("ipc-", "vr-")),
+        ("dlink", r"(?<![A-Z0-9])D(?:CS|NR)-\d{3,4}[A-Z0-9]*", ("dcs-", "dnr-")),
+        ("edimax", r"(?<![A-Z0-9])IC-\d{4}[A-Z0-9]*", ("ic-",)),
     )
-)
+)  # fmt: skip
 # A Hikvision serial is the model, the production date and a serial number.
 _HIK_SERIAL = re.compile(r"^(i?DS-[0-9A-Z][0-9A-Z-]+?)(20\d{6})[A-Z]{4}")
 _CAMERA_NAME = re.compile(r"(?<![a-z])(?:ip|iot|local|net|web)?cam(?:era)?\d*(?![a-z])", re.I)
@@ -105,10 +108,20 @@ def role_for_model(vendor: str | None, model: str) -> str | None:
     return None
 
 
+def _contains_any(text: str, pieces: tuple[str, ...]) -> bool:
+    for piece in pieces:  # noqa: SIM110 - a loop, not any() over a generator: called often
+        if piece in text:
+            return True
+    return False
+
+
 def models_in_text(text: str, source: str, confidence: str) -> list[DeviceFact]:
     """Model numbers of distinctive families in free text, with the vendor they imply."""
     out: list[DeviceFact] = []
-    for vendor, pattern in _MODEL_IN_TEXT:
+    lowered = text.lower() if text.isascii() else None  # beyond ASCII, case folds differ
+    for vendor, pattern, needs in _MODEL_IN_TEXT:
+        if lowered is not None and not _contains_any(lowered, needs):
+            continue
         found = pattern.search(text)
         if found:
             out += collect(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+from unittest import mock
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from monitor.classify import device_rules as rules
 from monitor.classify import fingerprint
@@ -61,6 +64,22 @@ def facts(evidence: list[DeviceFact], name: str) -> set[str]:
 )
 def test_model_naming(vendor: str | None, model: str, role: str | None) -> None:
     assert rules.role_for_model(vendor, model) == role
+
+
+PIECES = ["DS-", "ds-", "iDS-", "DHI-", "IPC-", "ipc-", "NVR-", "xVr-", "HCVR-", "DCS-",
+          "Dnr-", "IC-", "ic-", "2CD2143", "935L", "1234", "A", "-", " ", "/", "x", "S", "k",
+          "\u017f", "\u212a", "\u0130"]  # fmt: skip  # long s, Kelvin sign, dotted I
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=10).map("".join))
+@example("D\u017f-2CD2143")  # re.I: a long s is an s, though "\u017f".lower() is no "s"
+@example("\u0130PC-12345")  # ... and a dotted capital I an i
+def test_models_in_text_finds_what_every_pattern_finds(text: str) -> None:
+    """The pre-filter only skips patterns that cannot match (re.I folds beyond ASCII)."""
+    found = rules.models_in_text(text, "s", rules.MEDIUM)
+    with mock.patch.object(rules, "_contains_any", lambda text, pieces: True):
+        assert found == rules.models_in_text(text, "s", rules.MEDIUM)
 
 
 def test_models_in_text_and_hikvision_serials() -> None:
