@@ -21,7 +21,9 @@ _SSDP_PREFIXES = (b"M-SEARCH ", b"NOTIFY ", b"HTTP/1.")
 _MAX_BODY = 16384
 # Leaf elements <ns:Name attr>text</...>; the body is small and only reached after a
 # SOAPAction/body check, so one bounded regex pass is fine here.
-_LEAF = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)(?:\s[^<>]*)?>([^<]*)</")
+# Possessive (*+): what follows each run is a character the run cannot hold, so giving
+# characters back never helps; a tag that is no leaf fails without backtracking (~1/3 less).
+_LEAF = re.compile(rb"<(?:[A-Za-z_][\w.-]*+:)?([A-Za-z_][\w.-]*+)(?:\s[^<>]*+)?>([^<]*+)</")
 _ACTION_IN_BODY = re.compile(
     rb"<(?:[A-Za-z_][\w.-]*:)?(AddPortMapping|AddAnyPortMapping|AddPinhole)[\s>/]"
 )

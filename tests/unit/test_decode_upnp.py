@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from monitor.decode import upnp
 from monitor.decode.http import parse_http_request
 from monitor.decode.upnp import (
     is_igd_advert,
@@ -201,3 +206,16 @@ def test_namespaced_arguments_and_bad_numbers() -> None:
 def test_xml_leaves() -> None:
     leaves = xml_leaves(b'<a><b:c x="1">one &lt;1&gt;</b:c><c>two</c><d/><e>cut')
     assert leaves == {"c": "one <1>"}
+
+
+BACKTRACKING_LEAF = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)(?:\s[^<>]*)?>([^<]*)</")
+XML_PIECES = [b"<", b"</", b">", b"a", b"Name", b"s:", b":", b" ", b"x=\"1\"", b"-", b".", b"9",
+              b"text", b"&amp;", b"\n", b"/", b"_"]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(XML_PIECES), max_size=30).map(b"".join))
+@example(b'<s:Envelope><s:Body x="1"><u:Port a="b">80</u:Port></s:Body></s:Envelope>')
+@example(b"<a:b:c>x</a:b:c><a b>y</a><_x-1.2 >z</")
+def test_the_possessive_leaf_pattern_finds_what_the_backtracking_one_finds(data: bytes) -> None:
+    assert upnp._LEAF.findall(data) == BACKTRACKING_LEAF.findall(data)
