@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from monitor.flow.batch import BatchResult
 from monitor.flow.grouping import Groups
 from monitor.flow.state import FlowState
 from monitor.speedups import load
@@ -34,21 +35,15 @@ def account_columns(g: Groups) -> tuple[npt.NDArray[np.generic], ...]:
 
 
 def account_groups(
-    rows: I64,
-    g: Groups,
-    flows: dict[int, FlowState],
-    flow_for: FlowFor,
-    group_flow: list[FlowState | None],
-    new: list[FlowState],
-    pending: list[FlowState],
-    limit: int,
-    idle: float,
-) -> tuple[list[int], list[int]]:
-    """Count groups ``rows`` of ``g`` into their flows; the head spans (starts, takes)."""
+    rows: I64, g: Groups, flows: dict[int, FlowState], flow_for: FlowFor, result: BatchResult,
+    limit: int, idle: float,
+) -> tuple[list[int], list[int]]:  # fmt: skip
+    """Count groups ``rows`` of ``g`` into their flows (``result``'s group_flow, new and
+    pending lists); the head spans (starts, takes)."""
     starts: list[int] = []
     takes: list[int] = []
-    args = (rows, account_columns(g), flows, flow_for, group_flow, new, pending, limit, idle,
-            starts, takes)  # fmt: skip
+    args = (rows, account_columns(g), flows, flow_for, result.group_flow, result.new,
+            result.pending, limit, idle, starts, takes)  # fmt: skip
     if _account is not None:
         _account.account(*args)
     else:
@@ -83,20 +78,16 @@ def account_groups_python(
         group_flow[i] = flow
         if not flow.settled:
             pending.append(flow)
-        if flow.orig_is_low:
-            flow.orig_pkts += lp
-            flow.orig_bytes += lb
-            flow.resp_pkts += hp
-            flow.resp_bytes += hb
-            flow.orig_flags |= lf
-            flow.resp_flags |= hf
+        if flow.orig_is_low:  # the low end of the key is the originator
+            op, ob, of, rp, rb, rf = lp, lb, lf, hp, hb, hf
         else:
-            flow.orig_pkts += hp
-            flow.orig_bytes += hb
-            flow.resp_pkts += lp
-            flow.resp_bytes += lb
-            flow.orig_flags |= hf
-            flow.resp_flags |= lf
+            op, ob, of, rp, rb, rf = hp, hb, hf, lp, lb, lf
+        flow.orig_pkts += op
+        flow.orig_bytes += ob
+        flow.orig_flags |= of
+        flow.resp_pkts += rp
+        flow.resp_bytes += rb
+        flow.resp_flags |= rf
         if last > flow.last_ts:
             flow.last_ts = last
         if flow.head_seen < limit:

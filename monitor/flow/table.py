@@ -84,8 +84,8 @@ class FlowTable(LightIngest):
             return self._flow_for(key, i, g, d, result)
 
         head_starts, head_takes = account_groups(
-            rows, g, self.flows, flow_for, result.group_flow, new, pending,
-            self.settings.head_packets, self.settings.idle_timeout,
+            rows, g, self.flows, flow_for, result, self.settings.head_packets,
+            self.settings.idle_timeout,
         )  # fmt: skip
         if head_starts:
             head_mask[g.members[_spans(head_starts, head_takes)]] = True
