@@ -165,6 +165,7 @@ def _run(spec: PartitionSpec, progress: ProgressSink | None) -> PartitionResult:
     devices = pipe.devices
     devices.catalog = None  # type: ignore[assignment]  # large; the merge has its own
     pipe.prints.catalog = None  # type: ignore[assignment]
+    pipe.prints.drop_memos()  # up to 2 x 65,536 keys the merge has no use for
     tls_clients.is_closed = None  # type: ignore[assignment]  # the policy: the merge has it
     return PartitionResult(
         index=part.index,

@@ -100,6 +100,14 @@ class Fingerprinter:
         # (orig, resp, port, proto, answered, rtsp, closed ends) of flows already learned from
         self._flow_shapes: set[tuple[str, str, int, int, bool, bool, bool, bool]] = set()
 
+    def drop_memos(self) -> None:
+        """Forget what only spares work (repeated announcements, banners, flow shapes): a
+        partition's fingerprinter travels to the merge, which learns nothing more."""
+        self._heard.clear()
+        self._banner_memo.clear()
+        self._flow_shapes.clear()
+        self._banners_learned.clear()
+
     # -- stores ------------------------------------------------------------------------------
     def _entry(self, table: dict[str, HostFacts], key: str) -> HostFacts | None:
         entry = table.get(key)

@@ -202,6 +202,18 @@ def test_a_banner_is_learned_for_every_host_and_a_full_store_counts_every_drop(
     assert prints.dropped == 4
 
 
+def test_dropping_the_memos_keeps_every_fact() -> None:
+    prints = Fingerprinter(CATALOG)
+    banner = [Observation(0.0, "server_banner", "App-webs/", "http")]
+    prints.on_flow(flow("10.0.0.2", "10.0.0.11", 554, observations=banner), closed)
+    before = (prints.services("10.0.0.11"), prints.evidence("10.0.0.11", None))
+    prints.drop_memos()
+    assert not (prints._flow_shapes or prints._banners_learned or prints._banner_memo)
+    assert (prints.services("10.0.0.11"), prints.evidence("10.0.0.11", None)) == before
+    prints.on_flow(flow("10.0.0.3", "10.0.0.11", 554, observations=banner), closed)
+    assert prints.hosts["10.0.0.11"].rtsp_clients == {"10.0.0.2", "10.0.0.3"}
+
+
 def test_flow_shapes_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fingerprint, "FLOW_MEMO_LIMIT", 8)
     prints = Fingerprinter(CATALOG)
