@@ -27,11 +27,12 @@ import platform
 import shutil
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from run_replay import PCAP_HEADER  # the capture with no packets
 
 BENCH = Path(__file__).resolve().parent
 DEFAULT_FILE = BENCH / "data" / "cctv-1m.pcap"
@@ -87,7 +88,7 @@ def instructions(path: Path, mode: str) -> int:
 def instruction_overhead(path: Path) -> dict[str, int | float]:
     """The replay's own instructions (``path`` minus a capture without packets) per mode."""
     with tempfile.NamedTemporaryFile(suffix=".pcap") as empty:
-        empty.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        empty.write(PCAP_HEADER)
         empty.flush()
         counts = {
             mode: instructions(path, mode) - instructions(Path(empty.name), mode)
