@@ -217,9 +217,9 @@ account(PyObject *self, PyObject *args)
             failed = 1;
             break;
         }
-        Py_INCREF(flow);
-        PyList_SetItem(group_flow, i, flow); /* steals the extra reference */
-        failed = account_one(flow, c, i, pending, limit, starts_out, takes_out) != 0;
+        Py_INCREF(flow); /* PyList_SetItem steals it (and drops it if the list shrank) */
+        failed = PyList_SetItem(group_flow, i, flow) != 0 ||
+                 account_one(flow, c, i, pending, limit, starts_out, takes_out) != 0;
         Py_DECREF(flow);
     }
     release_all(c, NCOLS);
