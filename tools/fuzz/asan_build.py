@@ -2,8 +2,9 @@
 
 The copy goes to ``build/asan/monitor`` (the Python sources are copied, every extension
 ``monitor.speedups.MODULES`` names compiled with ``-fsanitize=address,undefined``), so the
-normal in-place build stays as it is. Run Python on it with the ASan runtime preloaded and ``PYTHONMALLOC=malloc``
-(see :func:`sanitizer_env`); otherwise pymalloc's pools hide small over-reads.
+normal in-place build stays as it is. Run Python on it with the ASan runtime preloaded and
+``PYTHONMALLOC=malloc`` (see :func:`sanitizer_env`); otherwise pymalloc's pools hide small
+over-reads.
 
     python tools/fuzz/asan_build.py            # prints the directory to put on PYTHONPATH
 """
