@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -110,6 +111,13 @@ def _run_local(
     out-of-memory killer, say) fails the run with a clear error instead of leaving it
     waiting for a result that never comes.
     """
+    cpus = usable_cpus()
+    if len(specs) > cpus:
+        log.warning(
+            "--jobs %d on %d CPU%s: the partitions take turns on them, and each reads every "
+            "input, so this replay is slower than with --jobs %d (docs/scale-out.md)",
+            len(specs), cpus, "" if cpus == 1 else "s", cpus,
+        )  # fmt: skip
     context = mp.get_context("fork")
     counts = replay_partition.PROGRESS = context.RawArray("q", 2)  # inherited by the fork
     pool = ProcessPoolExecutor(len(specs), mp_context=context)
@@ -139,6 +147,14 @@ def _report_progress(
         done = not wait(pending, timeout=PROGRESS_SECONDS).not_done
         if progress is not None:
             progress(int(counts[0]), int(counts[1]), time.monotonic() - started)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity, as ``taskset`` or a cgroup cpuset sets)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity call on this platform
+        return os.cpu_count() or 1
 
 
 class _hashing:

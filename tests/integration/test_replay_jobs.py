@@ -308,3 +308,28 @@ def _same_but_silent_moves(one: Counter[Any], many: Counter[Any], name: str) -> 
     for key, n in diff.items():
         moved[key[1:]] += n
     assert not +moved and not -moved, (name, diff)
+
+
+def test_more_jobs_than_cpus_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Partitions beyond the CPUs only take turns: the user hears it, and still gets the
+    same report."""
+    import monitor.replay_jobs as replay_jobs
+
+    monkeypatch.setattr(replay_jobs.os, "sched_getaffinity", lambda pid: {0})
+    paths = [str(SAMPLES / "demo_day.pcap.gz")]
+    specs = partition_specs(paths, default_policy(), PipelineSettings(), 2)
+    with caplog.at_level("WARNING", logger="monitor.replay_jobs"):
+        run, _ = run_jobs(specs, load_catalog(), hash_inputs=False)
+    assert run.result.packets == 2227
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warned == [
+        "--jobs 2 on 1 CPU: the partitions take turns on them, and each reads every input, "
+        "so this replay is slower than with --jobs 1 (docs/scale-out.md)"
+    ]
+    caplog.clear()
+    monkeypatch.setattr(replay_jobs.os, "sched_getaffinity", lambda pid: {0, 1})
+    with caplog.at_level("WARNING", logger="monitor.replay_jobs"):
+        run_jobs(specs, load_catalog(), hash_inputs=False)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
